@@ -1,0 +1,27 @@
+# The two commands of the README: `make book` and `make test`.
+# Both set up .venv on first use (a fresh Debian machine needs only python3) and reuse it after.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PLAN   ?= online-course
+
+.PHONY: book test check clean
+
+book: $(STAMP)
+	$(BIN)/igcb book --plan $(PLAN)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+check: $(STAMP)
+	$(BIN)/igcb check
+
+# Reinstall only when the project's dependencies change.
+$(STAMP): pyproject.toml
+	@bash scripts/setup-venv.sh "$(PYTHON)" "$(VENV)"
+	@touch $(STAMP)
+
+clean:
+	rm -rf book/_build

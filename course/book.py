@@ -1,0 +1,119 @@
+"""`igcb book`: stage a plan's book sources and build them with Jupyter Book.
+
+The sources are staged in `OUT/_build/source` (front pages from `book/`, generated pages, and
+the plan's module folders), writing only files whose content changed, so Sphinx and the
+execution cache (`OUT/_build/.jupyter_cache`) redo only what an edit touched.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import yaml
+
+from course import pages
+from course.errors import UserError
+from course.modules import CatalogueEntry
+from course.plans import Plan
+
+
+def book_config(base: dict, plan: Plan, cache: Path) -> dict:
+    """The book's `_config.yml`: `book/_config.yml` with the plan's title, language and cache."""
+    config = yaml.safe_load(yaml.safe_dump(base))  # a deep copy
+    config["title"] = plan.title
+    execute = config.setdefault("execute", {})
+    execute["execute_notebooks"] = "cache"
+    execute["cache"] = str(cache)
+    parse = config.setdefault("parse", {})
+    parse.setdefault("myst_substitutions", {}).update(
+        plan_title=plan.title, plan_audience=plan.audience, plan_id=plan.id,
+        plan_start=f"{plan.start:%d %B %Y}")
+    config.setdefault("sphinx", {}).setdefault("config", {})["language"] = plan.language
+    return config
+
+
+def staged_files(plan: Plan, catalogue: dict[str, CatalogueEntry], book_dir: Path,
+                 cache: Path) -> dict[str, bytes]:
+    """Every file of the book's source tree, by relative path."""
+    base = yaml.safe_load((book_dir / "_config.yml").read_text(encoding="utf-8")) or {}
+    config = "# Written by `igcb book` from book/_config.yml and the course plan.\n" + \
+        yaml.safe_dump(book_config(base, plan, cache), sort_keys=False, allow_unicode=True)
+    texts = {
+        "_config.yml": config,
+        "_toc.yml": pages.table_of_contents(plan, catalogue),
+        "syllabus.md": pages.syllabus(plan, catalogue),
+        "schedule.md": pages.schedule(plan, catalogue),
+    }
+    for module_id in plan.module_ids:
+        texts[pages.module_page_path(module_id) + ".md"] = pages.module_page(
+            catalogue[module_id], catalogue)
+    files = {name: text.encode("utf-8") for name, text in texts.items()}
+    for path in sorted(book_dir.glob("*.md")):
+        files.setdefault(path.name, path.read_bytes())
+    for module_id in plan.module_ids:
+        folder = catalogue[module_id].folder
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(folder)
+            if path.is_file() and not _ignored(relative):
+                files[f"modules/{module_id}/{relative.as_posix()}"] = path.read_bytes()
+    return files
+
+
+def _ignored(relative: Path) -> bool:
+    return any(part.startswith(".") or part in ("__pycache__", "_build") for part in relative.parts) \
+        or relative.name == "module.yml"
+
+
+def sync_tree(target: Path, files: dict[str, bytes]) -> list[str]:
+    """Make `target` hold exactly `files`, touching only what differs; return what changed."""
+    changed = []
+    for name, content in files.items():
+        path = target / name
+        if path.is_file() and path.read_bytes() == content:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+        changed.append(name)
+    if target.is_dir():
+        for path in sorted(target.rglob("*"), reverse=True):
+            relative = path.relative_to(target).as_posix()
+            if path.is_file() and relative not in files:
+                path.unlink()
+                changed.append(relative)
+            elif path.is_dir() and not any(path.iterdir()):
+                path.rmdir()
+    return changed
+
+
+def build_book(plan: Plan, catalogue: dict[str, CatalogueEntry], book_dir: Path, out: Path,
+               strict: bool = False, cache: Path | None = None) -> Path:
+    """Stage and build the plan's book into `out`; return the path of `index.html`.
+
+    `cache` is the execution cache (default `out/_build/.jupyter_cache`); builds of several
+    plans may share one, so each notebook is executed once.
+    """
+    out = out.resolve()
+    build = out / "_build"
+    source = build / "source"
+    cache = cache.resolve() if cache else build / ".jupyter_cache"
+    click.echo(f"[1/2] Writing the book's pages for plan {plan.id!r} "
+               f"({len(plan.module_ids)} modules) to {source}")
+    changed = sync_tree(source, staged_files(plan, catalogue, book_dir, cache))
+    click.echo(f"      {len(changed)} file(s) changed since the last build")
+    click.echo("[2/2] Running Jupyter Book (notebooks are executed once and cached)")
+    jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) \
+        or shutil.which("jupyter-book")
+    if jupyter_book is None:
+        raise UserError("jupyter-book is not installed: run `make book` or "
+                        "`pip install -e .` in the repository")
+    command = [jupyter_book, "build", str(source), "--path-output", str(out)]
+    if strict:
+        command += ["-W", "-n", "--keep-going"]
+    result = subprocess.run(command)
+    if result.returncode != 0:
+        raise UserError(f"the book did not build (jupyter-book exit status {result.returncode}); "
+                        f"see the messages above, and the execution reports in "
+                        f"{build / 'html' / 'reports'}")
+    return build / "html" / "index.html"

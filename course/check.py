@@ -1,0 +1,122 @@
+"""`igcb check`: every problem in the modules and plans, listed at once."""
+
+import graphlib
+from pathlib import Path
+
+import nbformat
+
+from course.errors import Problem, UserError
+from course.layout import Layout
+from course.modules import CatalogueEntry, load_catalogue
+from course.plans import Plan, load_plan, plan_path
+
+
+def check_notebook(path: Path) -> list[Problem]:
+    """A notebook must exist, be valid nbformat 4 and be stored without outputs."""
+    if not path.is_file():
+        return [Problem(path, "notebook not found")]
+    try:
+        notebook = nbformat.read(path, as_version=nbformat.NO_CONVERT)
+    except UnicodeDecodeError:
+        return [Problem(path, "not a notebook: the file is not UTF-8 text")]
+    except Exception as err:  # nbformat raises JSON, reader and validation errors alike
+        return [Problem(path, f"not a valid notebook: {_first_line(err)}")]
+    if notebook.get("nbformat") != 4:
+        return [Problem(path, f"nbformat {notebook.get('nbformat')} notebook: expected nbformat 4")]
+    try:
+        nbformat.validate(notebook)
+    except nbformat.ValidationError as err:
+        return [Problem(path, f"not a valid notebook: {_first_line(err)}")]
+    with_outputs = [i + 1 for i, cell in enumerate(notebook.cells)
+                    if cell.cell_type == "code" and cell.get("outputs")]
+    if with_outputs:
+        return [Problem(path, f"cells {with_outputs} have stored outputs: notebooks are stored "
+                              "without outputs (jupyter nbconvert --clear-output --inplace)")]
+    return []
+
+
+def _first_line(err: Exception) -> str:
+    return (str(err).strip().splitlines() or [type(err).__name__])[0]
+
+
+def check_module(entry: CatalogueEntry, catalogue: dict, layout: Layout) -> list[Problem]:
+    module, yml = entry.module, entry.folder / "module.yml"
+    problems = []
+    for name in module.notebooks:
+        problems += check_notebook(entry.folder / name)
+    for prerequisite in module.prerequisites:
+        if prerequisite not in catalogue:
+            problems.append(Problem(yml, f"prerequisites: unknown module {prerequisite!r}"))
+    if module.assessment and not (layout.assessments / "source" / module.assessment).is_dir():
+        problems.append(Problem(yml, f"assessment: {module.assessment!r} has no folder "
+                                     f"{layout.assessments / 'source' / module.assessment}"))
+    return problems
+
+
+def check_prerequisite_cycles(catalogue: dict[str, CatalogueEntry]) -> list[Problem]:
+    graph = {mid: [p for p in e.module.prerequisites if p in catalogue]
+             for mid, e in catalogue.items()}
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as err:
+        cycle = err.args[1]
+        where = catalogue[cycle[0]].folder / "module.yml"
+        return [Problem(where, "prerequisites form a cycle: " + " -> ".join(reversed(cycle)))]
+    return []
+
+
+def check_plan(plan: Plan, path: Path, catalogue: dict[str, CatalogueEntry]) -> list[Problem]:
+    """A plan may name only existing modules, and schedule prerequisites first."""
+    problems = []
+    position = {}
+    for number, session in enumerate(plan.sessions, start=1):
+        for module_id in session.modules:
+            if module_id not in catalogue:
+                known = ", ".join(catalogue) or "none"
+                problems.append(Problem(path, f"sessions[{number}].modules: unknown module "
+                                              f"{module_id!r} (known: {known})"))
+            position.setdefault(module_id, number)
+    for module_id, number in position.items():
+        if module_id not in catalogue:
+            continue
+        for prerequisite in catalogue[module_id].module.prerequisites:
+            if position.get(prerequisite, 0) > number:
+                problems.append(Problem(path, f"sessions[{number}]: {module_id!r} comes before "
+                                              f"its prerequisite {prerequisite!r}"))
+    assignments = {catalogue[m].module.assessment for m in position if m in catalogue}
+    for number, session in enumerate(plan.sessions, start=1):
+        for deadline in session.deadlines:
+            if deadline.assignment and deadline.assignment not in assignments:
+                problems.append(Problem(path, f"sessions[{number}].deadlines: assignment "
+                                              f"{deadline.assignment!r} is not the assessment of "
+                                              "a module in this plan"))
+    return problems
+
+
+def check_course(layout: Layout, plans: list[Path] | None = None) -> list[Problem]:
+    """Every problem in the layout's modules and in the given plans (default: all shipped)."""
+    catalogue, problems = load_catalogue(layout.modules)
+    for entry in catalogue.values():
+        problems += check_module(entry, catalogue, layout)
+    problems += check_prerequisite_cycles(catalogue)
+    for path in plans if plans is not None else sorted(layout.plans.glob("*.yml")):
+        plan, found = load_plan(path)
+        problems += found
+        if plan is not None:
+            problems += check_plan(plan, path, catalogue)
+    return problems
+
+
+def load_checked_plan(name: str, layout: Layout) -> tuple[Plan, dict[str, CatalogueEntry]]:
+    """The plan and the catalogue, or a UserError listing every problem in either."""
+    path = plan_path(name, layout.plans)
+    if not path.is_file():
+        shipped = ", ".join(p.stem for p in sorted(layout.plans.glob("*.yml")))
+        raise UserError(f"plan {name!r} not found (shipped plans: {shipped}; "
+                        "or give the path of a .yml file)")
+    problems = check_course(layout, plans=[path])
+    if problems:
+        raise UserError.from_problems(problems)
+    plan, _ = load_plan(path)
+    catalogue, _ = load_catalogue(layout.modules)
+    return plan, catalogue

@@ -1,0 +1,112 @@
+"""Course plans (`course/plans/*.yml`): which modules, in what order, on which dates."""
+
+import datetime as dt
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from course.errors import Problem
+from course.modules import LanguageCode, Slug, Text
+from course.yamlfile import load_model
+
+PLANS_DIR = Path(__file__).parent / "plans"
+DEFAULT_PLAN = "online-course"
+
+
+class Format(str, Enum):
+    awareness_day = "awareness-day"
+    online_course = "online-course"
+    academic_module = "academic-module"
+
+
+class Mode(str, Enum):
+    online = "online"
+    face_to_face = "face-to-face"
+
+
+class Deadline(BaseModel):
+    """Something participants hand in by the end of a session."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: Text
+    assignment: Slug | None = None
+
+
+class Session(BaseModel):
+    """One week of a course, or one day (or part of a day) of a seminar."""
+
+    model_config = ConfigDict(extra="forbid")
+    week: int | None = Field(default=None, ge=1, le=104)
+    day: int | None = Field(default=None, ge=1, le=366)
+    time: Annotated[str, StringConstraints(pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")] | None = None
+    title: Text
+    modules: list[Slug] = []
+    mode: Mode = Mode.online
+    discussion: bool = False
+    deadlines: list[Deadline] = []
+
+    @model_validator(mode="after")
+    def week_or_day(self) -> "Session":
+        if (self.week is None) == (self.day is None):
+            raise ValueError("give either week or day, not both and not neither")
+        return self
+
+    def dates(self, start: dt.date) -> tuple[dt.date, dt.date]:
+        """First and last date of the session, counted from the plan's start date."""
+        if self.week is not None:
+            first = start + dt.timedelta(weeks=self.week - 1)
+            return first, first + dt.timedelta(days=6)
+        day = start + dt.timedelta(days=self.day - 1)
+        return day, day
+
+
+class Cohort(BaseModel):
+    """Settings for the cohort's study groups and peer review."""
+
+    model_config = ConfigDict(extra="forbid")
+    group_size: int = Field(default=6, ge=2, le=30)
+    reviews_per_submission: int = Field(default=3, ge=1, le=10)
+    reviewers_from_same_group: bool = False
+
+
+class Plan(BaseModel):
+    """A course plan, as in DESIGN.md's contract."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: Slug
+    title: Text
+    audience: Text
+    format: Format
+    language: LanguageCode
+    start: dt.date
+    description: Text | None = None
+    sessions: list[Session] = Field(min_length=1)
+    cohort: Cohort = Cohort()
+
+    @property
+    def module_ids(self) -> list[str]:
+        """Every module the plan uses, in the order it first appears."""
+        return list(dict.fromkeys(m for s in self.sessions for m in s.modules))
+
+
+def plan_path(name: str, plans_dir: Path = PLANS_DIR) -> Path:
+    """A plan given by name (shipped plan) or by path to a YAML file."""
+    candidate = Path(name)
+    if candidate.suffix in (".yml", ".yaml") or candidate.exists():
+        return candidate
+    return plans_dir / f"{name}.yml"
+
+
+def load_plan(path: Path) -> tuple[Plan | None, list[Problem]]:
+    """Load and validate one plan file; its id must match its file name."""
+    plan, problems = load_model(Plan, path)
+    if plan is not None and plan.id != path.stem:
+        return None, [Problem(path, f"id: {plan.id!r} does not match the file name "
+                                    f"(expected {path.stem!r})")]
+    return plan, problems
+
+
+def shipped_plans(plans_dir: Path = PLANS_DIR) -> list[Path]:
+    return sorted(plans_dir.glob("*.yml"))

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Create the project's virtual environment and install igcb into it, with its test tools.
+# Usage: scripts/setup-venv.sh PYTHON VENV
+set -euo pipefail
+python=${1:-python3}
+venv=${2:-.venv}
+
+if ! command -v "$python" >/dev/null; then
+    echo "setup: $python not found: install Python 3.11 or newer" >&2
+    exit 2
+fi
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "setup: $("$python" --version) is too old: igcb needs Python 3.11 or newer" >&2
+    exit 2
+fi
+# Debian ships venv's pip bootstrap in a separate package.
+if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "setup: installing python3-venv (Debian splits it from python3)"
+        apt-get update -qq && apt-get install -y -qq python3-venv
+    else
+        echo "setup: Python's venv module is missing: run 'sudo apt-get install python3-venv'" >&2
+        exit 2
+    fi
+fi
+if [ ! -x "$venv/bin/python" ]; then
+    echo "setup: creating $venv"
+    "$python" -m venv "$venv"
+fi
+echo "setup: installing igcb and its dependencies into $venv (a few minutes the first time)"
+"$venv/bin/python" -m pip install --quiet --upgrade pip
+"$venv/bin/python" -m pip install --quiet -e '.[test]'
+echo "setup: done"
