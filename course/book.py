@@ -13,8 +13,11 @@ from pathlib import Path
 import click
 import yaml
 
+import nbformat
+
 from course import pages
 from course.errors import UserError
+from course.launch import launch_link
 from course.modules import CatalogueEntry
 from course.plans import Plan
 
@@ -34,6 +37,22 @@ def book_config(base: dict, plan: Plan, cache: Path) -> dict:
     return config
 
 
+def lab_links(plan: Plan, entry: CatalogueEntry, repo_root: Path) -> dict[str, str]:
+    """Each lab of the module and the link that opens it in the plan's hub (none without a hub)."""
+    if plan.hub is None:
+        return {}
+    folder = entry.folder.resolve().relative_to(repo_root.resolve()).as_posix()
+    return {name: launch_link(plan.hub, f"{folder}/{name}") for name in entry.module.labs}
+
+
+def with_launch_cell(notebook: bytes, link: str) -> bytes:
+    """The notebook with a launch note after its title cell (markdown only: the execution
+    cache keys on code, so the note does not cause re-execution)."""
+    parsed = nbformat.reads(notebook.decode("utf-8"), as_version=4)
+    parsed.cells.insert(1, nbformat.v4.new_markdown_cell(pages.launch_cell(link)))
+    return nbformat.writes(parsed).encode("utf-8")
+
+
 def staged_files(plan: Plan, catalogue: dict[str, CatalogueEntry], book_dir: Path,
                  cache: Path) -> dict[str, bytes]:
     """Every file of the book's source tree, by relative path."""
@@ -46,9 +65,11 @@ def staged_files(plan: Plan, catalogue: dict[str, CatalogueEntry], book_dir: Pat
         "syllabus.md": pages.syllabus(plan, catalogue),
         "schedule.md": pages.schedule(plan, catalogue),
     }
+    repo_root = book_dir.parent
+    links = {m: lab_links(plan, catalogue[m], repo_root) for m in plan.module_ids}
     for module_id in plan.module_ids:
         texts[pages.module_page_path(module_id) + ".md"] = pages.module_page(
-            catalogue[module_id], catalogue)
+            catalogue[module_id], catalogue, links[module_id])
     files = {name: text.encode("utf-8") for name, text in texts.items()}
     for path in sorted(book_dir.glob("*.md")):
         files.setdefault(path.name, path.read_bytes())
@@ -57,7 +78,10 @@ def staged_files(plan: Plan, catalogue: dict[str, CatalogueEntry], book_dir: Pat
         for path in sorted(folder.rglob("*")):
             relative = path.relative_to(folder)
             if path.is_file() and not _ignored(relative):
-                files[f"modules/{module_id}/{relative.as_posix()}"] = path.read_bytes()
+                content = path.read_bytes()
+                if relative.as_posix() in links[module_id]:
+                    content = with_launch_cell(content, links[module_id][relative.as_posix()])
+                files[f"modules/{module_id}/{relative.as_posix()}"] = content
     return files
 
 

