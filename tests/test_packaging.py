@@ -25,7 +25,10 @@ def pyproject_dependencies() -> dict[str, str]:
 def conda_dependencies() -> dict[str, str]:
     environment = yaml.safe_load((REPO_ROOT / "environment.yml").read_text())
     listed = [d for d in environment["dependencies"] if isinstance(d, str)]
-    return dict(parse(d) for d in listed if parse(d)[0] not in ("python", "pip"))
+    pip_sections = [d["pip"] for d in environment["dependencies"] if isinstance(d, dict)]
+    pip = [line.split("#")[0] for section in pip_sections for line in section
+           if not line.startswith("-")]
+    return dict(parse(d) for d in listed + pip if parse(d)[0] not in ("python", "pip"))
 
 
 def test_environment_yml_equals_pyproject():
