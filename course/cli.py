@@ -33,9 +33,9 @@ def main():
 
 
 def _register() -> None:
-    from course.commands import catalogue
+    from course.commands import catalogue, cohort
 
-    for area in (catalogue,):
+    for area in (catalogue, cohort):
         for command in area.COMMANDS:
             main.add_command(command)
 

@@ -1,0 +1,278 @@
+"""Commands for running a cohort: roster, study groups, tutors, rota, peer review, mentoring.
+
+File I/O lives here; the algorithms are in the `peer_review` package.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from course.errors import Problem, UserError
+from peer_review import aggregation, allocation, groups as grouping, mentoring, quality, rota as rotas, roster as rosters, tutors as tutoring
+
+_CSV = click.Path(dir_okay=False, path_type=Path)
+_IN = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _problems(path: Path, err: rosters.RosterError) -> UserError:
+    return UserError.from_problems([Problem(path, str(p)) for p in err.problems])
+
+
+def read_table(path: Path, required: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A CSV file as a table of strings; bad files end in UserError."""
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise UserError(f"{path}: cannot read: {err.strerror}") from None
+    try:
+        return rosters.read_csv_bytes(data, required)
+    except rosters.RosterError as err:
+        raise _problems(path, err) from None
+
+
+def read_roster(path: Path, capacity: bool = False, extra: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read and validate a roster (with `capacity` for tutors and mentors)."""
+    frame = read_table(path, extra)
+
+    def checks(table, problems):
+        if capacity:
+            rosters.check_capacity(table, problems)
+
+    try:
+        return rosters.validate_roster(frame, checks)
+    except rosters.RosterError as err:
+        raise _problems(path, err) from None
+
+
+def read_groups(path: Path) -> pd.DataFrame:
+    frame = read_roster(path, extra=("group",))
+    bad = [Problem(path, f"row {i + 2}, column group: expected a group label") for i, g in enumerate(frame["group"]) if g == ""]
+    if bad:
+        raise UserError.from_problems(bad)
+    return frame
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """Write a CSV atomically: a temp file in the same folder, then rename."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UserError(f"{path}: folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            frame.to_csv(handle, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _echo(lines: list[str]) -> None:
+    for line in lines:
+        click.echo(line)
+
+
+@click.group()
+def roster():
+    """Check a roster of participants."""
+
+
+@roster.command("check")
+@click.argument("roster_csv", type=_IN)
+@click.option("--capacity", is_flag=True, help="Also require a `capacity` column (tutors, mentors).")
+@click.option("-o", "--output", type=_CSV, help="Write the normalised roster here.")
+def roster_check(roster_csv, capacity, output):
+    """Validate ROSTER_CSV; list every problem (row, column, value, what was expected)."""
+    table = read_roster(roster_csv, capacity=capacity)
+    click.echo(f"{roster_csv}: ok, {len(table)} people")
+    for column in ("stakeholder_group", "region"):
+        counts = table[column].value_counts()
+        click.echo(f"  {column}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    langs = pd.Series([l for v in table["languages"] for l in v.split(";")]).value_counts()
+    click.echo("  languages: " + ", ".join(f"{k} {v}" for k, v in langs.items()))
+    if output:
+        write_csv(table, output)
+
+
+@click.command()
+@click.argument("roster_csv", type=_IN)
+@click.option("--size", default=6, show_default=True, type=click.IntRange(min=2), help="Target group size (no group is larger).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--max-tz-spread", type=click.FloatRange(min=0), help="Hours of UTC offset a group may span (synchronous meetings).")
+@click.option("-o", "--output", type=_CSV, required=True)
+def groups(roster_csv, size, seed, max_tz_spread, output):
+    """Form diverse study groups that each share a language."""
+    table = read_roster(roster_csv)
+    try:
+        result = grouping.form_groups(table, size=size, seed=seed, max_tz_spread=max_tz_spread)
+    except grouping.GroupingError as err:
+        raise UserError(f"{roster_csv}: {err}") from None
+    write_csv(result, output)
+    _echo(quality.group_summary(quality.group_quality(result)))
+    click.echo(f"wrote {output}")
+
+
+@click.command()
+@click.argument("groups_csv", type=_IN)
+@click.argument("tutors_csv", type=_IN)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("-o", "--output", type=_CSV, required=True)
+def tutors(groups_csv, tutors_csv, seed, output):
+    """Give each study group a tutor who speaks its language, within capacity."""
+    table = read_groups(groups_csv)
+    staff = read_roster(tutors_csv, capacity=True)
+    try:
+        result = tutoring.assign_tutors(table, staff, seed=seed)
+    except tutoring.TutorError as err:
+        raise UserError(f"{tutors_csv}: {err}") from None
+    write_csv(result, output)
+    _echo(tutoring.tutor_summary(result, staff))
+    click.echo(f"wrote {output}")
+
+
+def _plan_sessions(plan_name: str):
+    """Facilitated sessions of a plan: (labels, topics per session)."""
+    from course.plans import load_plan, plan_path
+
+    path = plan_path(plan_name)
+    if not path.exists():
+        raise UserError(f"{path}: no such plan")
+    plan, problems = load_plan(path)
+    if problems:
+        raise UserError.from_problems(problems)
+    topics_of: dict[str, set[str]] = {}
+    try:
+        from course.layout import Layout
+        from course.modules import load_catalogue
+
+        catalogue, bad = load_catalogue(Layout.default().modules)
+        if not bad:
+            topics_of = {mid: set(e.module.topics) for mid, e in catalogue.items()}
+    except Exception:  # topics only sharpen the choice; a rota without them is still right
+        topics_of = {}
+    labels, topics = [], []
+    for session in plan.sessions:
+        if session.discussion:
+            labels.append(session.week if session.week is not None else session.day)
+            topics.append(frozenset(set(session.modules).union(*(topics_of.get(m, set()) for m in session.modules))))
+    if not labels:
+        raise UserError(f"{path}: the plan has no sessions with discussion: true")
+    return labels, topics
+
+
+@click.command()
+@click.argument("groups_csv", type=_IN)
+@click.option("--sessions", type=click.IntRange(min=1), help="Number of facilitated sessions.")
+@click.option("--plan", "plan_name", help="A course plan (name or YAML path): its sessions with discussion: true.")
+@click.option("--co-facilitators", is_flag=True, help="Add a co-facilitator from another stakeholder group.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("-o", "--output", type=_CSV, required=True)
+def rota(groups_csv, sessions, plan_name, co_facilitators, seed, output):
+    """Who facilitates each group's discussion in each session."""
+    if (sessions is None) == (plan_name is None):
+        raise UserError("give either --sessions N or --plan PLAN")
+    table = read_groups(groups_csv)
+    if plan_name:
+        labels, topics = _plan_sessions(plan_name)
+    else:
+        labels, topics = list(range(1, sessions + 1)), [frozenset()] * sessions
+    result = rotas.make_rota(table, topics, co_facilitators=co_facilitators, seed=seed, labels=labels)
+    write_csv(result, output)
+    _echo(rotas.rota_summary(result, table))
+    click.echo(f"wrote {output}")
+
+
+@click.group()
+def reviews():
+    """Allocate peer reviews and aggregate their scores."""
+
+
+@reviews.command("allocate")
+@click.argument("submissions_csv", type=_IN)
+@click.option("--roster", "roster_csv", type=_IN, required=True)
+@click.option("--groups", "groups_csv", type=_IN, help="Study groups: reviewers come from other groups.")
+@click.option("--within-groups", is_flag=True, help="Prefer reviewers from the author's own study group.")
+@click.option("-k", "k", default=3, show_default=True, type=click.IntRange(min=1), help="Reviewers per submission.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--history", "history_csv", type=_IN, help="Earlier allocations (author_id, reviewer_id): pairs to avoid.")
+@click.option("--existing", "existing_csv", type=_IN, help="An earlier allocation to keep; only new (late) submissions are allocated.")
+@click.option("--authors-out", type=_CSV, help="Also write what authors may see (submission_id, author_id, review_code).")
+@click.option("-o", "--output", type=_CSV, required=True)
+def reviews_allocate(submissions_csv, roster_csv, groups_csv, within_groups, k, seed, history_csv, existing_csv, authors_out, output):
+    """Give every submission k peer reviewers."""
+    people = read_roster(roster_csv)
+    subs = read_table(submissions_csv, ("submission_id", "author_id"))
+    group_table = read_groups(groups_csv) if groups_csv else None
+    history = read_table(history_csv, ("author_id", "reviewer_id")) if history_csv else None
+    existing = read_table(existing_csv, ("submission_id", "author_id", "reviewer_id", "review_code")) if existing_csv else None
+    try:
+        result = allocation.allocate_reviews(subs, people, k=k, seed=seed, groups=group_table, within_groups=within_groups,
+                                             history=history, existing=existing)
+    except rosters.RosterError as err:
+        raise _problems(submissions_csv, err) from None
+    except allocation.AllocationError as err:
+        raise UserError(f"{submissions_csv}: {err}") from None
+    write_csv(result, output)
+    if authors_out:
+        write_csv(allocation.author_view(result), authors_out)
+    _echo(quality.allocation_summary(quality.allocation_quality(result, people, k, group_table, history)))
+    click.echo(f"wrote {output}" + (f" and {authors_out}" if authors_out else ""))
+
+
+@reviews.command("aggregate")
+@click.argument("reviews_csv", type=_IN)
+@click.option("--tutor-scores", "tutor_csv", type=_IN, help="Tutor scores (submission_id, score): anchors.")
+@click.option("--scale", nargs=2, type=float, help="Lowest and highest possible score (default: the range seen).")
+@click.option("--disagreement", type=click.FloatRange(min=0), help="Review range that flags a submission (default 40% of the scale).")
+@click.option("--reviewers-out", type=_CSV, help="Also write per-reviewer bias, noise and flags.")
+@click.option("-o", "--output", type=_CSV, required=True)
+def reviews_aggregate(reviews_csv, tutor_csv, scale, disagreement, reviewers_out, output):
+    """Estimate each submission's score from its reviews, modelling reviewer bias and reliability."""
+    table = read_table(reviews_csv, ("submission_id", "reviewer_id", "score"))
+    anchors = read_table(tutor_csv, ("submission_id", "score")) if tutor_csv else None
+    try:
+        aggregation.check_reviews(table)
+    except rosters.RosterError as err:
+        raise _problems(reviews_csv, err) from None
+    try:
+        if anchors is not None:
+            aggregation.check_tutor_scores(anchors)
+    except rosters.RosterError as err:
+        raise _problems(tutor_csv, err) from None
+    if scale and scale[0] >= scale[1]:
+        raise UserError(f"--scale: the lowest score ({scale[0]:g}) must be below the highest ({scale[1]:g})")
+    grades, reviewers = aggregation.aggregate_scores(table, anchors, scale=tuple(scale) if scale else None, disagreement=disagreement)
+    write_csv(grades, output)
+    if reviewers_out:
+        write_csv(reviewers, reviewers_out)
+    _echo(quality.aggregation_summary(grades, reviewers))
+    for row in reviewers[reviewers["flag"]].head(10).itertuples():
+        click.echo(f"  reviewer {row.reviewer_id}: {row.reason}")
+    click.echo(f"wrote {output}" + (f" and {reviewers_out}" if reviewers_out else ""))
+
+
+@click.command()
+@click.argument("mentees_csv", type=_IN)
+@click.argument("mentors_csv", type=_IN)
+@click.option("-o", "--output", type=_CSV, required=True)
+def mentors(mentees_csv, mentors_csv, output):
+    """Match mentees to mentors: shared language, other organisation, best topic fit."""
+    mentee_table = read_roster(mentees_csv)
+    mentor_table = read_roster(mentors_csv, capacity=True)
+    result = mentoring.match_mentors(mentee_table, mentor_table)
+    greedy = mentoring.greedy_match(mentee_table, mentor_table)
+    write_csv(result, output)
+    _echo(mentoring.mentor_summary(result, greedy))
+    missing = result[result["mentor_id"] == ""]
+    if len(missing):
+        click.echo(f"  unmatched (no mentor with room, a shared language and another organisation): {', '.join(missing['mentee_id'].head(20))}")
+    click.echo(f"wrote {output}")
+
+
+COMMANDS = [roster, groups, tutors, rota, reviews, mentors]

@@ -1,0 +1,289 @@
+"""Peer-review allocation as a min-cost flow.
+
+Submissions send k units each to reviewers they may go to (never the author,
+never the author's organisation, only reviewers who read the submission's
+language). Each reviewer's load has a convex cost, so loads come out as even
+as the constraints allow; a small cost on each arc steers reviews across
+stakeholder groups, across study groups and away from pairs who met before.
+The arcs are a seeded random sample (both from each submission and from each
+reviewer), which keeps 100,000 submissions tractable; if the sample cannot
+carry every review, the sample grows up to all eligible pairs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from ortools.graph.python import min_cost_flow
+
+from peer_review.roster import RosterError, RosterProblem, normalise_language, org_keys
+
+COST_SAME_STAKEHOLDER = 8
+COST_SAME_GROUP = 4
+COST_MET_BEFORE = 16
+_LOAD_COST = 1000  # per unit of load: far above the soft costs, so loads are evened first
+_FULL_POOL = 250_000
+_CODE_ALPHABET = np.array(list("ABCDEFGHJKLMNPQRSTUVWXYZ23456789"))
+
+
+class AllocationError(ValueError):
+    """The hard rules cannot be met; the message says for whom and why."""
+
+
+def check_submissions(submissions: pd.DataFrame, roster: pd.DataFrame) -> pd.DataFrame:
+    """Validate a submissions table against a validated roster; fill in `language`.
+
+    A submission without a language is taken to be in its author's first language.
+    """
+    frame = submissions.copy()
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    problems = [RosterProblem(1, c, "", "missing column (the header row needs it)") for c in ("submission_id", "author_id") if c not in frame.columns]
+    if problems:
+        raise RosterError(problems)
+    if frame.empty:
+        raise RosterError([RosterProblem(None, None, "", "no submissions in the file")])
+    frame = frame.astype(object).fillna("").astype(str).apply(lambda c: c.str.strip())
+    if "language" not in frame.columns:
+        frame["language"] = ""
+    first_lang = dict(zip(roster["id"], (str(l).split(";")[0] for l in roster["languages"])))
+    seen_sub: dict[str, int] = {}
+    seen_author: dict[str, int] = {}
+    langs = []
+    for i, (sid, aid, lang) in enumerate(zip(frame["submission_id"], frame["author_id"], frame["language"])):
+        line = i + 2
+        if not sid:
+            problems.append(RosterProblem(line, "submission_id", "", "a submission id is required"))
+        elif sid in seen_sub:
+            problems.append(RosterProblem(line, "submission_id", sid, f"a unique submission id (also on row {seen_sub[sid]})"))
+        else:
+            seen_sub[sid] = line
+        if aid not in first_lang:
+            problems.append(RosterProblem(line, "author_id", aid, "the id of a person in the roster"))
+        elif aid in seen_author:
+            problems.append(RosterProblem(line, "author_id", aid, f"one submission per author (also on row {seen_author[aid]}); allocate each assignment separately"))
+        else:
+            seen_author[aid] = line
+        if lang:
+            norm = normalise_language(lang)
+            if norm is None:
+                problems.append(RosterProblem(line, "language", lang, "an ISO 639-1 language code, e.g. en"))
+            langs.append(norm or lang)
+        else:
+            langs.append(first_lang.get(aid, ""))
+    if problems:
+        raise RosterError(problems)
+    frame["language"] = langs
+    return frame.reset_index(drop=True)
+
+
+def _codes(rng: np.random.Generator, n: int, taken: set[str]) -> list[str]:
+    """Opaque, unique review codes: random letters, not derived from anyone's id."""
+    out: list[str] = []
+    seen = set(taken)
+    while len(out) < n:
+        draw = _CODE_ALPHABET[rng.integers(0, len(_CODE_ALPHABET), size=(n - len(out), 8))]
+        for chars in draw:
+            code = "R-" + "".join(chars)
+            if code not in seen:
+                seen.add(code)
+                out.append(code)
+    return out
+
+
+def _sample_pairs(sub_lang, rev_langs, d, rng):
+    """Candidate (submission, reviewer) index pairs: d per submission and d per reviewer, per language."""
+    subs_s, revs_s = [], []
+    by_lang_revs: dict[str, list[int]] = {}
+    for r, langs in enumerate(rev_langs):
+        for lang in langs:
+            by_lang_revs.setdefault(lang, []).append(r)
+    sub_lang = np.asarray(sub_lang, dtype=object)
+    wanted = set(sub_lang.tolist())
+    exclusive = np.array([len(langs & wanted) == 1 for langs in rev_langs], dtype=bool)
+    for lang in sorted(set(sub_lang.tolist())):
+        subs = np.flatnonzero(sub_lang == lang)
+        revs = np.array(by_lang_revs.get(lang, []), dtype=np.int64)
+        if len(revs) == 0:
+            continue
+        # Small pools (minority languages) take every pair: sampling them can break Hall's condition.
+        if len(revs) <= d or len(subs) <= d or len(subs) * len(revs) <= _FULL_POOL:
+            s, r = np.meshgrid(subs, revs, indexing="ij")
+            subs_s.append(s.ravel())
+            revs_s.append(r.ravel())
+            continue
+        subs_s.append(np.repeat(subs, d))
+        revs_s.append(revs[rng.integers(0, len(revs), size=len(subs) * d)])
+        # Reviewers who read no other submission language must find all their reviews here: more arcs.
+        per_rev = np.where(exclusive[revs], 3 * d, d)
+        subs_s.append(subs[rng.integers(0, len(subs), size=int(per_rev.sum()))])
+        revs_s.append(np.repeat(revs, per_rev))
+    if not subs_s:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(subs_s).astype(np.int64), np.concatenate(revs_s).astype(np.int64)
+
+
+def allocate_reviews(
+    submissions: pd.DataFrame,
+    roster: pd.DataFrame,
+    k: int = 3,
+    seed: int = 0,
+    groups: pd.DataFrame | None = None,
+    within_groups: bool = False,
+    history: pd.DataFrame | None = None,
+    existing: pd.DataFrame | None = None,
+    candidates: int = 6,
+) -> pd.DataFrame:
+    """Give every submission k reviewers; returns submission_id, author_id, reviewer_id, review_code.
+
+    `groups` (id, group) steers reviewers to other study groups (or, with
+    `within_groups`, the same one); `history` (author_id, reviewer_id) lists
+    pairs to avoid; `existing` is an earlier allocation kept as it is: only
+    submissions not in it are allocated (late submissions).
+    """
+    if k < 1:
+        raise ValueError("k must be at least 1")
+    rng = np.random.default_rng(seed)
+    subs = check_submissions(submissions, roster)
+    people = roster.set_index("id")
+    kept = None
+    if existing is not None and len(existing):
+        kept = existing[["submission_id", "author_id", "reviewer_id", "review_code"]].astype(str)
+        done = set(kept["submission_id"])
+        todo = subs[~subs["submission_id"].isin(done)].reset_index(drop=True)
+        rng = np.random.default_rng([seed, len(done)])
+    else:
+        todo = subs
+    reviewers = list(dict.fromkeys(subs["author_id"].tolist() + ([] if kept is None else kept["author_id"].tolist())))
+    columns = ["submission_id", "author_id", "reviewer_id", "review_code"]
+    if todo.empty:
+        return kept.reset_index(drop=True) if kept is not None else pd.DataFrame(columns=columns)
+
+    rev_index = {r: i for i, r in enumerate(reviewers)}
+    n_sub, n_rev = len(todo), len(reviewers)
+    orgs = org_keys(people.reset_index()).to_numpy()
+    org_code = pd.Series(pd.factorize(orgs, sort=True)[0], index=people.index)
+    org_code[orgs == ""] = -1
+    stake_code = pd.Series(pd.factorize(people["stakeholder_group"], sort=True)[0], index=people.index)
+    rev_org = org_code[reviewers].to_numpy()
+    rev_stake = stake_code[reviewers].to_numpy()
+    author_rev = np.array([rev_index[a] for a in todo["author_id"]])
+    sub_org = org_code[todo["author_id"]].to_numpy()
+    sub_stake = stake_code[todo["author_id"]].to_numpy()
+    langs_of = dict(zip(roster["id"], roster["languages"]))
+    rev_langs = [set(str(langs_of[r]).split(";")) for r in reviewers]
+    sub_lang = todo["language"].to_numpy()
+
+    if groups is not None:
+        gmap = dict(zip(groups["id"].astype(str), groups["group"].astype(str)))
+        gcodes = {g: i for i, g in enumerate(sorted(set(gmap.values())))}
+        rev_group = np.array([gcodes.get(gmap.get(r), -1) for r in reviewers])
+        sub_group = np.array([gcodes.get(gmap.get(a), -1) for a in todo["author_id"]])
+    pair_keys = None
+    if history is not None and len(history):
+        hist = history[["author_id", "reviewer_id"]].astype(str)
+        a = np.array([rev_index.get(x, -1) for x in hist["author_id"]])
+        b = np.array([rev_index.get(x, -1) for x in hist["reviewer_id"]])
+        ok = (a >= 0) & (b >= 0)
+        a, b = a[ok], b[ok]
+        pair_keys = np.unique(np.concatenate([a * n_rev + b, b * n_rev + a]))
+
+    load = np.zeros(n_rev, dtype=np.int64)
+    if kept is not None:
+        counts = kept["reviewer_id"].map(rev_index).dropna().astype(int).value_counts()
+        load[counts.index.to_numpy()] = counts.to_numpy()
+
+    d = candidates
+    biggest_pool = max(sum(lang in langs for langs in rev_langs) for lang in set(sub_lang.tolist()))
+    while True:
+        s, r = _sample_pairs(sub_lang, rev_langs, d, rng)
+        ok = (r != author_rev[s]) & ((sub_org[s] < 0) | (rev_org[r] != sub_org[s]))
+        s, r = s[ok], r[ok]
+        key = np.unique(s * n_rev + r)
+        s, r = key // n_rev, key % n_rev
+        cost = np.where(rev_stake[r] == sub_stake[s], COST_SAME_STAKEHOLDER, 0)
+        if groups is not None:
+            same = (rev_group[r] == sub_group[s]) & (sub_group[s] >= 0)
+            cost += COST_SAME_GROUP * (~same if within_groups else same)
+        if pair_keys is not None:
+            cost += COST_MET_BEFORE * np.isin(author_rev[s] * n_rev + r, pair_keys)
+        chosen = _solve(n_sub, n_rev, s, r, cost, k, load)
+        if chosen is not None:
+            break
+        if d >= biggest_pool or d >= 512:
+            raise AllocationError(_explain(todo, k, rev_langs, author_rev, sub_org, rev_org))
+        d *= 4
+
+    s, r = s[chosen], r[chosen]
+    order = np.lexsort((r, s))
+    s, r = s[order], r[order]
+    taken = set() if kept is None else set(kept["review_code"])
+    out = pd.DataFrame({
+        "submission_id": todo["submission_id"].to_numpy()[s],
+        "author_id": todo["author_id"].to_numpy()[s],
+        "reviewer_id": np.array(reviewers, dtype=object)[r],
+        "review_code": _codes(rng, len(s), taken),
+    })
+    if kept is not None:
+        out = pd.concat([kept, out], ignore_index=True)
+    return out
+
+
+def _solve(n_sub, n_rev, s, r, cost, k, load):
+    """Min-cost flow; returns a mask of chosen arcs, or None if some submission is short."""
+    src, snk = n_sub + n_rev, n_sub + n_rev + 1
+    cap = k + 1  # a reviewer may take one more than k, at a price
+    extra = np.maximum(0, cap - load)
+    rev_nodes = np.repeat(np.arange(n_rev), extra)
+    starts = np.cumsum(extra) - extra
+    # marginal cost of the j-th review of a reviewer grows with j (convex): even loads
+    jth = load[rev_nodes] + np.arange(len(rev_nodes)) - np.repeat(starts, extra) + 1
+    tails = np.concatenate([np.full(n_sub, src), s, n_sub + rev_nodes]).astype(np.int64)
+    heads = np.concatenate([np.arange(n_sub), n_sub + r, np.full(len(rev_nodes), snk)]).astype(np.int64)
+    caps = np.concatenate([np.full(n_sub, k), np.ones(len(s)), np.ones(len(rev_nodes))]).astype(np.int64)
+    costs = np.concatenate([np.zeros(n_sub), cost, _LOAD_COST * jth]).astype(np.int64)
+    flow = min_cost_flow.SimpleMinCostFlow()
+    flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    flow.set_node_supply(src, int(k * n_sub))
+    flow.set_node_supply(snk, -int(k * n_sub))
+    status = flow.solve_max_flow_with_min_cost()
+    if status != flow.OPTIMAL or flow.maximum_flow() < k * n_sub:
+        return None
+    flows = flow.flows(np.arange(n_sub, n_sub + len(s), dtype=np.int64))
+    return flows > 0
+
+
+def _explain(todo, k, rev_langs, author_rev, sub_org, rev_org) -> str:
+    readers: dict[str, int] = {}
+    readers_org: dict[tuple[str, int], int] = {}
+    for j, langs in enumerate(rev_langs):
+        for lang in langs:
+            readers[lang] = readers.get(lang, 0) + 1
+            if rev_org[j] >= 0:
+                readers_org[lang, rev_org[j]] = readers_org.get((lang, rev_org[j]), 0) + 1
+    lines = []
+    for i, row in todo.iterrows():
+        lang = row["language"]
+        eligible = readers.get(lang, 0)
+        if sub_org[i] >= 0:
+            eligible -= readers_org.get((lang, sub_org[i]), 0)  # includes the author
+        elif lang in rev_langs[author_rev[i]]:
+            eligible -= 1
+        if eligible < k:
+            lines.append(
+                f"  {row['submission_id']} (author {row['author_id']}, language {lang}): only {eligible} eligible "
+                f"reviewers (who read {lang}, other than the author and the author's organisation), {k} needed"
+            )
+    if lines:
+        return f"cannot give every submission {k} reviewers:\n" + "\n".join(lines)
+    parts = []
+    for lang, count in todo.groupby("language").size().items():
+        parts.append(f"{lang}: {count} submissions need {k * count} reviews, {readers.get(lang, 0)} reviewers read {lang}")
+    return (
+        f"cannot give every submission {k} reviewers with at most {k + 1} reviews per reviewer "
+        "(language and organisation rules): " + "; ".join(parts)
+    )
+
+
+def author_view(allocation: pd.DataFrame) -> pd.DataFrame:
+    """What authors may see: their submission and the opaque review codes, no reviewer."""
+    return allocation[["submission_id", "author_id", "review_code"]].copy()
