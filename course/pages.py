@@ -46,7 +46,7 @@ def table_of_contents(plan: Plan, catalogue: dict[str, CatalogueEntry]) -> str:
         "root": "intro",
         "parts": [
             {"caption": "This course", "chapters": [{"file": "syllabus"}, {"file": "schedule"}]},
-            {"caption": "Modules", "numbered": True, "chapters": modules},
+            {"caption": "Modules", "numbered": 1, "chapters": modules},
             {"caption": "About", "chapters": [{"file": "about"}]},
         ],
     }
@@ -105,9 +105,14 @@ def session_label(session) -> str:
 
 
 def _date_range(first: dt.date, last: dt.date) -> str:
+    """A compact date or range: 'Mon 01 Mar 2027', '01–07 Mar 2027', '29 Mar – 04 Apr 2027'."""
     if first == last:
         return f"{first:%a %d %b %Y}"
-    return f"{first:%d %b} to {last:%d %b %Y}"
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first:%d}–{last:%d %b %Y}"
+    if first.year == last.year:
+        return f"{first:%d %b} – {last:%d %b %Y}"
+    return f"{first:%d %b %Y} – {last:%d %b %Y}"
 
 
 def schedule_rows(plan: Plan, catalogue: dict[str, CatalogueEntry]) -> list[dict]:

@@ -56,9 +56,9 @@ def test_schedule_has_session_discussion_and_deadline_rows():
     assert [(r["what"], r["mode"]) for r in rows] == [
         ("The only week", "online"), ("Facilitated discussion", "online"),
         ("Deadline", "online"), ("Face to face", "face to face")]
-    assert rows[0]["date"] == "04 Jan to 10 Jan 2027"
+    assert rows[0]["date"] == "04–10 Jan 2027"
     assert rows[2]["date"] == "Sun 10 Jan 2027" and rows[2]["details"] == "A memo"
-    assert rows[3]["date"] == "11 Jan to 17 Jan 2027"
+    assert rows[3]["date"] == "11–17 Jan 2027"
     assert "| Date | Session | What | Mode | Details |" in schedule(plan, catalogue)
 
 
@@ -68,6 +68,12 @@ def test_syllabus_lists_objectives_and_hours():
     assert "| 1 | A sample module | awareness | 1 | week 1 |" in page
     assert "- List the parts of a module" in page
     assert "about 1 hours over 1 modules" in page
+
+
+def test_date_ranges_are_compact():
+    from course.pages import _date_range
+    assert _date_range(dt.date(2027, 3, 29), dt.date(2027, 4, 4)) == "29 Mar – 04 Apr 2027"
+    assert _date_range(dt.date(2027, 12, 27), dt.date(2028, 1, 2)) == "27 Dec 2027 – 02 Jan 2028"
 
 
 def test_table_of_contents_follows_the_plan_order(tmp_path):
