@@ -33,9 +33,9 @@ def main():
 
 
 def _register() -> None:
-    from course.commands import catalogue, cohort
+    from course.commands import catalogue, cohort, grading
 
-    for area in (catalogue, cohort):
+    for area in (catalogue, grading, cohort):
         for command in area.COMMANDS:
             main.add_command(command)
 

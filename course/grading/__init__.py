@@ -1,0 +1,1 @@
+"""Assessments: nbgrader course root, cohort autograder, feedback and grade exports."""
