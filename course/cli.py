@@ -33,9 +33,9 @@ def main():
 
 
 def _register() -> None:
-    from course.commands import catalogue, cohort, grading
+    from course.commands import catalogue, cohort, grading, hub
 
-    for area in (catalogue, grading, cohort):
+    for area in (catalogue, grading, cohort, hub):
         for command in area.COMMANDS:
             main.add_command(command)
 

@@ -1,0 +1,196 @@
+"""`igcb hub`: the course's JupyterHub on this machine, until Ctrl-C."""
+
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from course.errors import Problem, UserError
+from course.hub import formgrader_path, hub_settings, tutor_group, username_problems, USERNAME_RULE
+from course.hub_process import (free_port, log_tail, prepare_state, proxy_command,
+                                singleuser_command, start_hub, stop_hub, wait_until_ready)
+from course.layout import Layout
+from course.plans import DEFAULT_PLAN, load_plan, plan_path
+from peer_review import roster as rosters
+
+_IN = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def read_ids(path: Path, capacity: bool = False) -> list[str]:
+    """The ids of a roster (DESIGN.md contract), each checked as a hub username."""
+    try:
+        frame = rosters.read_csv_bytes(path.read_bytes())
+        checks = (lambda table, problems: rosters.check_capacity(table, problems)) if capacity else None
+        frame = rosters.validate_roster(frame, checks)
+    except OSError as err:
+        raise UserError(f"{path}: cannot read: {err.strerror}") from None
+    except rosters.RosterError as err:
+        raise UserError.from_problems([Problem(path, str(p)) for p in err.problems]) from None
+    ids = list(frame["id"])
+    bad = username_problems(ids)
+    if bad:
+        raise UserError.from_problems([
+            Problem(path, f"row {i + 2}, column id: {value!r}: expected {USERNAME_RULE}")
+            for i, value in bad])
+    return ids
+
+
+def _mode(choice: str) -> str:
+    root = os.geteuid() == 0
+    if choice == "auto":
+        return "system-users" if root and shutil.which("useradd") else "shared"
+    if choice == "system-users" and not (root and shutil.which("useradd")):
+        raise UserError("--mode system-users needs root (to create a system user per person) "
+                        "and the useradd command")
+    return choice
+
+
+def _check_reachable(path: Path, what: str) -> None:
+    """System users must be able to pass through every folder above `path`."""
+    for folder in [path, *path.parents]:
+        if folder.exists() and not folder.stat().st_mode & 0o001:
+            raise UserError(f"{folder} is closed to other users, so the participants' system "
+                            f"users cannot reach {what}: move it (e.g. --state /srv/igcb-hub, "
+                            f"or the project and its Python outside {folder}), run "
+                            f"`chmod o+x {folder}`, or choose --mode shared knowingly")
+
+
+def _check_port_free(ip: str, port: int) -> None:
+    with socket.socket() as sock:
+        try:
+            sock.bind((ip, port))
+        except OSError as err:
+            raise UserError(f"cannot listen on {ip}:{port} ({err.strerror}): "
+                            "choose another --port or stop what uses it") from None
+
+
+def _admin_exists(state: Path, admin: str) -> bool:
+    database = state / "hub" / "jupyterhub.sqlite"
+    if not database.exists():
+        return False
+    try:
+        with sqlite3.connect(database) as db:
+            return db.execute("SELECT 1 FROM users_info WHERE username = ?",
+                              (admin,)).fetchone() is not None
+    except sqlite3.Error:
+        return False
+
+
+def _admin_password(state: Path, admin: str) -> dict[str, str]:
+    """IGCB_HUB_ADMIN_PASSWORD for a first start (asked for when not in the environment)."""
+    if _admin_exists(state, admin):
+        return {}
+    password = os.environ.get("IGCB_HUB_ADMIN_PASSWORD", "")
+    if not password and sys.stdin.isatty():
+        password = click.prompt(f"Choose a password for the hub admin {admin!r}",
+                                hide_input=True, confirmation_prompt=True)
+    if len(password) < 10:
+        raise UserError(f"the admin account {admin!r} does not exist yet: set "
+                        "IGCB_HUB_ADMIN_PASSWORD (10 characters or more) for the first start")
+    return {"IGCB_HUB_ADMIN_PASSWORD": password}
+
+
+@click.command()
+@click.option("--plan", "plan_name", default=DEFAULT_PLAN, show_default=True,
+              help="Course plan (shipped name or YAML file); its id names the course.")
+@click.option("--roster", "roster_csv", type=_IN, help="Participants (roster CSV).")
+@click.option("--tutors", "tutors_csv", type=_IN, help="Tutors (roster CSV with capacity).")
+@click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="State folder (default: .hub/<course> in the repository).")
+@click.option("--ip", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 for all; put HTTPS in front, see deploy/README.md).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--mode", type=click.Choice(["auto", "system-users", "shared"]), default="auto",
+              show_default=True,
+              help="system-users: a system user per person (needs root); shared: everybody's "
+                   "server runs as you, with no isolation. auto: system-users when root.")
+def hub(plan_name, roster_csv, tutors_csv, state_dir, ip, port, mode):
+    """Run the course's JupyterHub (participants, tutors, formgrader) until Ctrl-C.
+
+    The coordinator's hub account comes from IGCB_HUB_ADMIN (and, the first time,
+    IGCB_HUB_ADMIN_PASSWORD). Participants and tutors sign up at /hub/signup with their
+    roster id; the coordinator approves each account at /hub/authorize.
+    """
+    layout = Layout.default()
+    plan, problems = load_plan(plan_path(plan_name, layout.plans))
+    if problems:
+        raise UserError.from_problems(problems)
+    admin = os.environ.get("IGCB_HUB_ADMIN", "").strip()
+    if not admin:
+        raise UserError("set IGCB_HUB_ADMIN to the coordinator's hub username "
+                        "(the admin who approves sign-ups); it is never read from a file")
+    if username_problems([admin]):
+        raise UserError(f"IGCB_HUB_ADMIN: {admin!r}: expected {USERNAME_RULE}")
+    participants = read_ids(roster_csv) if roster_csv else []
+    tutors = read_ids(tutors_csv, capacity=True) if tutors_csv else []
+    mode = _mode(mode)
+    command = proxy_command()
+    if command is None:
+        raise UserError("configurable-http-proxy is missing: run scripts/setup-venv.sh "
+                        "(or `make test` once) to install it with Node.js into the venv")
+    _check_port_free(ip, port)
+    state = (state_dir or layout.root / ".hub" / plan.id).resolve()
+    if mode == "system-users":
+        _check_reachable(state, "the exchange")
+        for folder in {Path(sys.prefix).resolve(), Path(sys.executable).resolve().parent}:
+            _check_reachable(folder, "Python and Jupyter")
+    secrets = _admin_password(state, admin)
+
+    settings = hub_settings(
+        plan.id, participants, tutors, state=str(state), ip=ip, port=port,
+        hub_port=free_port(), proxy_api_port=free_port(), service_port=free_port(),
+        proxy_command=command, singleuser=singleuser_command(), mode=mode)
+    assessments = layout.assessments if layout.assessments.is_dir() else None
+    settings_path = prepare_state(settings, assessments)
+    # Ctrl-C and SIGTERM (e.g. from a service manager) stop the hub. SIGINT is set explicitly
+    # because a shell starting us in the background ignores it, and the children would too.
+    previous = signal.signal(signal.SIGTERM, _interrupt), signal.signal(signal.SIGINT, _interrupt)
+    process = start_hub(settings_path, {"IGCB_HUB_ADMIN": admin, **secrets})
+    try:
+        host = "127.0.0.1" if ip in ("0.0.0.0", "") else ip
+        url = f"http://{host}:{port}"
+        if not wait_until_ready(process, url, timeout=120):
+            raise UserError(f"the hub did not start; its log ends with:\n{log_tail(settings_path)}")
+        _announce(plan, url, admin, participants, tutors, mode, settings_path)
+        while process.poll() is None:
+            time.sleep(0.5)
+        raise UserError(f"the hub stopped; its log ends with:\n{log_tail(settings_path)}")
+    except KeyboardInterrupt:
+        click.echo("\nStopping the hub, its servers and the formgrader ...")
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
+        stop_hub(process)
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
+    click.echo("Stopped.")
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _announce(plan, url, admin, participants, tutors, mode, settings_path) -> None:
+    click.echo(f"JupyterHub for {plan.id}: {len(participants)} participants, {len(tutors)} "
+               f"tutors (group {tutor_group(plan.id)}), admin {admin}")
+    click.echo(f"  hub:        {url}/hub/")
+    click.echo(f"  formgrader: {url}{formgrader_path(plan.id)}  (tutors and {admin})")
+    click.echo(f"  sign-up:    {url}/hub/signup  (approve accounts at {url}/hub/authorize)")
+    click.echo(f"  log:        {settings_path.parent / 'jupyterhub.log'}")
+    if plan.hub is not None:
+        click.echo(f"  the book's launch links open labs at {plan.hub.url}")
+    if mode == "shared":
+        click.secho(
+            "WARNING: shared mode: every participant's server runs as your OS user, so a "
+            "participant's code can read the hub's database, the cookie secret, the gradebook "
+            "and other people's files. Use it only with people you trust, or run as root for "
+            "a system user per person (see deploy/README.md).", fg="red", err=True)
+    click.echo("Press Ctrl-C to stop.")
+
+
+COMMANDS = [hub]
