@@ -70,9 +70,9 @@ def new_plan(name: str, source: str):
     if not name.replace("-", "").isalnum() or name != name.lower():
         raise UserError(f"plan name {name!r}: use lower-case letters, digits and dashes")
     source_path = plan_path(source, layout.plans)
-    plan, problems = load_plan(source_path) if source_path.is_file() else (None, [])
     if not source_path.is_file():
         raise UserError(f"plan {source!r} not found")
+    plan, problems = load_plan(source_path)
     if problems:
         raise UserError.from_problems(problems)
     target = layout.plans / f"{name}.yml"
