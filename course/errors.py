@@ -1,6 +1,5 @@
 """Problems in user input, and the error that ends `igcb` with exit status 2."""
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 

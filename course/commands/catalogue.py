@@ -6,6 +6,7 @@ import click
 
 from course.book import build_book
 from course.check import check_course, load_checked_plan
+from course.commands.output import print_table
 from course.errors import UserError
 from course.layout import Layout
 from course.modules import load_catalogue
@@ -14,12 +15,6 @@ from course.plans import DEFAULT_PLAN, load_plan, plan_path, shipped_plans
 
 def _layout() -> Layout:
     return Layout.default()
-
-
-def _print_table(headers: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
-    for row in [headers, ["-" * w for w in widths], *rows]:
-        click.echo("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
 
 
 @click.command()
@@ -31,7 +26,7 @@ def modules():
     rows = [[e.module.id, e.module.title, e.module.level.value, f"{e.module.duration:g}",
              ", ".join(e.module.topics), e.module.assessment or "none"]
             for e in catalogue.values()]
-    _print_table(["id", "title", "level", "hours", "topics", "assessment"], rows)
+    print_table(["id", "title", "level", "hours", "topics", "assessment"], rows)
 
 
 @click.command()
@@ -57,7 +52,7 @@ def plans():
         default = " (default)" if plan.id == DEFAULT_PLAN else ""
         rows.append([plan.id + default, plan.format.value, str(len(plan.sessions)),
                      str(len(plan.module_ids)), plan.title])
-    _print_table(["plan", "format", "sessions", "modules", "title"], rows)
+    print_table(["plan", "format", "sessions", "modules", "title"], rows)
 
 
 @click.command("new-plan")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from course.commands.output import print_table, write_csv
 from course.errors import UserError
 from course.layout import Layout
 
@@ -18,12 +19,6 @@ def _course(course_dir: Path | None):
     from course.grading.nbgrader_course import NbgraderCourse
 
     return NbgraderCourse.open(course_dir or Layout.default().assessments)
-
-
-def _print_table(headers: list[str], rows: list[list]) -> None:
-    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows)]
-    for row in [headers, ["-" * w for w in widths], *rows]:
-        click.echo("  ".join(str(x).ljust(w) for x, w in zip(row, widths)).rstrip())
 
 
 @click.group()
@@ -39,7 +34,7 @@ def list_(course_dir):
 
     rows = [[i.name, ", ".join(i.notebooks), "yes" if i.generated else "no", i.submissions, i.graded]
             for i in list_assignments(_course(course_dir))]
-    _print_table(["assignment", "notebooks", "generated", "submitted", "graded"], rows)
+    print_table(["assignment", "notebooks", "generated", "submitted", "graded"], rows)
 
 
 @assignments.command()
@@ -115,7 +110,7 @@ def _summary(outcomes) -> None:
     rows = [[o.student, o.status, _score(o), "; ".join(o.reasons)]
             for o in outcomes if o.status in ("flagged", "failed")]
     if rows:
-        _print_table(["student", "status", "score", "reason"], rows)
+        print_table(["student", "status", "score", "reason"], rows)
         click.echo()
     click.echo(", ".join(f"{n} {s}" for s, n in counts.items())
                + (" (skipped: graded before; --force to grade again)" if counts["skipped"] else ""))
@@ -157,9 +152,10 @@ def grades():
               help="File to write.")
 def export_(course_dir, fmt, output):
     """Export the gradebook as a CSV table."""
-    from course.grading.export import export
+    from course.grading.export import export_table
 
-    n = export(_course(course_dir), fmt, output)
+    table, n = export_table(_course(course_dir), fmt)
+    write_csv(table, output)
     click.echo(f"wrote {output} ({fmt}, {n} students)")
 
 

@@ -1,7 +1,5 @@
 """The gradebook as a table, and as the grade-import CSVs of Moodle and Canvas."""
 
-from pathlib import Path
-
 import pandas as pd
 from nbgrader.api import MissingEntry
 
@@ -73,8 +71,8 @@ def canvas_table(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([points, out], ignore_index=True)
 
 
-def export(course: NbgraderCourse, fmt: str, dest: Path) -> int:
-    """Write the gradebook to dest in fmt; the number of students written."""
+def export_table(course: NbgraderCourse, fmt: str) -> tuple[pd.DataFrame, int]:
+    """The gradebook in fmt (csv, moodle or canvas), and the number of students in it."""
     table = grades_table(course)
     if fmt == "csv":
         out = table
@@ -84,6 +82,4 @@ def export(course: NbgraderCourse, fmt: str, dest: Path) -> int:
         out = canvas_table(table)
     else:
         raise ValueError(f"unknown format {fmt!r}")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    out.to_csv(dest, index=False)
-    return table["student_id"].nunique()
+    return out, table["student_id"].nunique()
