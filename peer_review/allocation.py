@@ -12,6 +12,8 @@ carry every review, the sample grows up to all eligible pairs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from ortools.graph.python import min_cost_flow
@@ -132,17 +134,21 @@ def allocate_reviews(
     history: pd.DataFrame | None = None,
     existing: pd.DataFrame | None = None,
     candidates: int = 6,
+    progress: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Give every submission k reviewers; returns submission_id, author_id, reviewer_id, review_code.
 
     `groups` (id, group) steers reviewers to other study groups (or, with
     `within_groups`, the same one); `history` (author_id, reviewer_id) lists
     pairs to avoid; `existing` is an earlier allocation kept as it is: only
-    submissions not in it are allocated (late submissions).
+    submissions not in it are allocated (late submissions). `progress`, if
+    given, is called with a short message at the start of each stage.
     """
     if k < 1:
         raise ValueError("k must be at least 1")
+    progress = progress or (lambda message: None)
     rng = np.random.default_rng(seed)
+    progress(f"checking {len(submissions)} submissions against {len(roster)} people")
     subs = check_submissions(submissions, roster)
     people = roster.set_index("id")
     kept = None
@@ -195,6 +201,7 @@ def allocate_reviews(
     d = candidates
     biggest_pool = max(sum(lang in langs for langs in rev_langs) for lang in set(sub_lang.tolist()))
     while True:
+        progress(f"building candidate pairs ({d} per submission and per reviewer)")
         s, r = _sample_pairs(sub_lang, rev_langs, d, rng)
         ok = (r != author_rev[s]) & ((sub_org[s] < 0) | (rev_org[r] != sub_org[s]))
         s, r = s[ok], r[ok]
@@ -206,11 +213,13 @@ def allocate_reviews(
             cost += COST_SAME_GROUP * (~same if within_groups else same)
         if pair_keys is not None:
             cost += COST_MET_BEFORE * np.isin(author_rev[s] * n_rev + r, pair_keys)
+        progress(f"solving: {n_sub} submissions x {k} reviews over {len(s)} candidate pairs")
         chosen = _solve(n_sub, n_rev, s, r, cost, k, load)
         if chosen is not None:
             break
         if d >= biggest_pool or d >= 512:
             raise AllocationError(_explain(todo, k, rev_langs, author_rev, sub_org, rev_org))
+        progress("the candidate pairs cannot carry every review: widening the sample")
         d *= 4
 
     s, r = s[chosen], r[chosen]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import datetime, timezone
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -141,7 +142,7 @@ def _explain_languages(frame: pd.DataFrame, langs, q: int) -> list[tuple[str, st
 def _tz_blocks(order: np.ndarray, offsets: np.ndarray, sizes: list[int], max_spread: float):
     """Cut people sorted by UTC offset into blocks of whole groups whose spread fits."""
     blocks, too_wide = [], []
-    start, pos, n_in_block = 0, 0, 0
+    start, pos = 0, 0
     block_sizes: list[int] = []
     for s in sizes:
         chunk = order[pos : pos + s]
@@ -260,12 +261,15 @@ def _improve(groups: list[np.ndarray], stake, region, org, gender, rng, passes: 
     return [np.array(m) for m in state.members]
 
 
-def form_groups(roster: pd.DataFrame, size: int, seed: int = 0, max_tz_spread: float | None = None) -> pd.DataFrame:
+def form_groups(roster: pd.DataFrame, size: int, seed: int = 0, max_tz_spread: float | None = None,
+                progress: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Form study groups from a validated roster.
 
     Returns columns `id`, `group` (1, 2, ...) then the roster's other columns,
     ordered by group. Raises GroupingError naming the people who cannot be placed.
+    `progress`, if given, is called with a short message at the start of each stage.
     """
+    progress = progress or (lambda message: None)
     if size < 2:
         raise ValueError("group size must be at least 2")
     n = len(roster)
@@ -275,6 +279,7 @@ def form_groups(roster: pd.DataFrame, size: int, seed: int = 0, max_tz_spread: f
     roster = roster.reset_index(drop=True)
     langs = language_sets(roster)
     n_groups, q, r = group_sizes(n, size)
+    progress(f"planning {n_groups} groups of {q}-{q + 1} by language")
     plan = _plan_languages(langs, n_groups, q, r)
     if plan is None:
         raise GroupingError(
@@ -308,6 +313,7 @@ def form_groups(roster: pd.DataFrame, size: int, seed: int = 0, max_tz_spread: f
 
     final: list[np.ndarray] = []
     too_wide_people = []
+    progress(f"forming groups in {len(pools)} language pool(s): dealing people, then swapping to spread regions, organisations and gender")
     for lang in sorted(pools, key=lambda l: (-pools[l][0], l)):
         g_l, z_l = pools[lang]
         members = np.array(sorted(pool_members[lang]))

@@ -1,5 +1,7 @@
 """Peer-review allocation: hard rules on random cohorts, late submissions, anonymity, messages."""
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -178,3 +180,19 @@ def test_allocate_bad_inputs_exit_2(tmp_path, submissions, message):
     assert result.stderr.startswith(f"Error: {path}: ")
     assert message in result.stderr
     assert not out.exists()
+
+
+def test_large_runs_report_their_stages_and_small_runs_stay_quiet(monkeypatch, tmp_path):
+    from course.cli import main
+    from course.commands import cohort
+
+    examples = Path(__file__).parent.parent / "peer_review/examples"
+    args = ["reviews", "allocate", str(examples / "submissions.csv"),
+            "--roster", str(examples / "roster.csv"), "-k", "3", "--seed", "1",
+            "-o", str(tmp_path / "allocation.csv")]
+    quiet = CliRunner().invoke(main, args)
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+    monkeypatch.setattr(cohort, "PROGRESS_ROWS", 10)
+    loud = CliRunner().invoke(main, args)
+    assert loud.exit_code == 0
+    assert "s] solving" in loud.stderr and "s] writing" in loud.stderr

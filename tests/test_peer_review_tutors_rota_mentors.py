@@ -96,6 +96,28 @@ def test_rota_even_and_no_back_to_back(roster, n_sessions, co, seed):
                 assert (stake[part["facilitator_id"]].to_numpy() != stake[part["co_facilitator_id"]].to_numpy()).all()
 
 
+
+@settings(max_examples=40, deadline=None)
+@given(roster=people(min_size=4, max_size=40), size=st.integers(4, 9), n_sessions=st.integers(1, 30), seed=st.integers(0, 5),
+       topics=st.lists(st.sampled_from(["dns", "access", ""]), min_size=30, max_size=30))
+def test_rota_with_co_facilitators_nobody_in_consecutive_sessions(roster, size, n_sessions, seed, topics):
+    groups = form_groups(roster, size=size, seed=seed)
+    sessions = [frozenset({topics[t]} - {""}) for t in range(n_sessions)]
+    rota = make_rota(groups, sessions, co_facilitators=True, seed=seed)
+    assert rota.equals(make_rota(groups, sessions, co_facilitators=True, seed=seed))  # deterministic with the seed
+    for g, members in groups.groupby("group"):
+        part = rota[rota["group"] == g]
+        assert list(part["session"]) == list(range(1, n_sessions + 1))
+        lead, co = part["facilitator_id"].tolist(), part["co_facilitator_id"].tolist()
+        assert all(a != b and b != "" for a, b in zip(lead, co))  # every session has a lead and a different co
+        for column in ("facilitator_id", "co_facilitator_id"):
+            counts = part[column].value_counts().reindex(members["id"], fill_value=0)
+            assert counts.max() - counts.min() <= 1
+        if len(members) >= 4:  # one lead and one co per session: back-to-back turns are avoidable
+            for t in range(1, n_sessions):
+                assert not {lead[t], co[t]} & {lead[t - 1], co[t - 1]}, (g, t + 1)
+
+
 def test_rota_prefers_topic_expertise():
     base = {"stakeholder_group": "academia", "region": "Europe", "organisation": "", "languages": "en", "timezone": "Europe/Paris"}
     groups = pd.DataFrame([dict(base, id="a", group=1, expertise="dns"), dict(base, id="b", group=1, expertise=""),

@@ -5,13 +5,14 @@ File I/O lives here; the algorithms are in the `peer_review` package.
 
 from __future__ import annotations
 
-import os
-import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 import pandas as pd
 
+from course.commands.output import write_csv
 from course.errors import Problem, UserError
 from peer_review import aggregation, allocation, groups as grouping, mentoring, quality, rota as rotas, roster as rosters, tutors as tutoring
 
@@ -57,20 +58,39 @@ def read_groups(path: Path) -> pd.DataFrame:
     return frame
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write a CSV atomically: a temp file in the same folder, then rename."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise UserError(f"{path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            frame.to_csv(handle, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+
+# Inputs with more rows than this report their stages on stderr (they run for seconds or more).
+PROGRESS_ROWS = 2_000
+
+
+def _count_rows(*paths: Path | None) -> int:
+    """Data rows in the largest of some CSV files (lines after the header), counted cheaply."""
+    rows = 0
+    for path in paths:
+        if path is not None:
+            try:
+                with path.open("rb") as handle:
+                    rows = max(rows, sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1)
+            except OSError:
+                pass  # reading it properly reports the problem
+    return rows
+
+
+def _progress(rows: int) -> Callable[[str], None] | None:
+    """A stage reporter (stderr, with elapsed seconds) for large inputs; None keeps small runs quiet."""
+    if rows <= PROGRESS_ROWS:
+        return None
+    start = time.monotonic()
+
+    def report(message: str) -> None:
+        click.echo(f"[{time.monotonic() - start:5.1f}s] {message}", err=True)
+
+    return report
+
+
+def _quiet(message: str) -> None:
+    pass
 
 
 def _echo(lines: list[str]) -> None:
@@ -108,11 +128,15 @@ def roster_check(roster_csv, capacity, output):
 @click.option("-o", "--output", type=_CSV, required=True)
 def groups(roster_csv, size, seed, max_tz_spread, output):
     """Form diverse study groups that each share a language."""
+    progress = _progress(_count_rows(roster_csv))
+    say = progress or _quiet
+    say(f"reading and validating {roster_csv}")
     table = read_roster(roster_csv)
     try:
-        result = grouping.form_groups(table, size=size, seed=seed, max_tz_spread=max_tz_spread)
+        result = grouping.form_groups(table, size=size, seed=seed, max_tz_spread=max_tz_spread, progress=progress)
     except grouping.GroupingError as err:
         raise UserError(f"{roster_csv}: {err}") from None
+    say(f"writing {output}")
     write_csv(result, output)
     _echo(quality.group_summary(quality.group_quality(result)))
     click.echo(f"wrote {output}")
@@ -206,6 +230,9 @@ def reviews():
 @click.option("-o", "--output", type=_CSV, required=True)
 def reviews_allocate(submissions_csv, roster_csv, groups_csv, within_groups, k, seed, history_csv, existing_csv, authors_out, output):
     """Give every submission k peer reviewers."""
+    progress = _progress(_count_rows(submissions_csv, roster_csv))
+    say = progress or _quiet
+    say(f"reading and validating {roster_csv}" + (f", {groups_csv}" if groups_csv else "") + f" and {submissions_csv}")
     people = read_roster(roster_csv)
     subs = read_table(submissions_csv, ("submission_id", "author_id"))
     group_table = read_groups(groups_csv) if groups_csv else None
@@ -213,14 +240,16 @@ def reviews_allocate(submissions_csv, roster_csv, groups_csv, within_groups, k, 
     existing = read_table(existing_csv, ("submission_id", "author_id", "reviewer_id", "review_code")) if existing_csv else None
     try:
         result = allocation.allocate_reviews(subs, people, k=k, seed=seed, groups=group_table, within_groups=within_groups,
-                                             history=history, existing=existing)
+                                             history=history, existing=existing, progress=progress)
     except rosters.RosterError as err:
         raise _problems(submissions_csv, err) from None
     except allocation.AllocationError as err:
         raise UserError(f"{submissions_csv}: {err}") from None
+    say(f"writing {output}" + (f" and {authors_out}" if authors_out else ""))
     write_csv(result, output)
     if authors_out:
         write_csv(allocation.author_view(result), authors_out)
+    say("checking the allocation")
     _echo(quality.allocation_summary(quality.allocation_quality(result, people, k, group_table, history)))
     click.echo(f"wrote {output}" + (f" and {authors_out}" if authors_out else ""))
 
