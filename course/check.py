@@ -8,7 +8,7 @@ import nbformat
 from course.errors import Problem, UserError
 from course.layout import Layout
 from course.modules import CatalogueEntry, load_catalogue
-from course.plans import Plan, load_plan, plan_path
+from course.plans import Plan, find_plan, load_plan
 
 
 def check_notebook(path: Path) -> list[Problem]:
@@ -109,11 +109,7 @@ def check_course(layout: Layout, plans: list[Path] | None = None) -> list[Proble
 
 def load_checked_plan(name: str, layout: Layout) -> tuple[Plan, dict[str, CatalogueEntry]]:
     """The plan and the catalogue, or a UserError listing every problem in either."""
-    path = plan_path(name, layout.plans)
-    if not path.is_file():
-        shipped = ", ".join(p.stem for p in sorted(layout.plans.glob("*.yml")))
-        raise UserError(f"plan {name!r} not found (shipped plans: {shipped}; "
-                        "or give the path of a .yml file)")
+    path = find_plan(name, layout.plans)
     problems = check_course(layout, plans=[path])
     if problems:
         raise UserError.from_problems(problems)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from course.errors import Problem
+from course.errors import Problem, UserError
 from course.launch import Hub
 from course.modules import LanguageCode, Slug, Text
 from course.yamlfile import load_model
@@ -112,3 +112,21 @@ def load_plan(path: Path) -> tuple[Plan | None, list[Problem]]:
 
 def shipped_plans(plans_dir: Path = PLANS_DIR) -> list[Path]:
     return sorted(plans_dir.glob("*.yml"))
+
+
+def find_plan(name: str, plans_dir: Path = PLANS_DIR) -> Path:
+    """The file of a plan given by name or path, or a UserError naming the shipped plans."""
+    path = plan_path(name, plans_dir)
+    if not path.is_file():
+        shipped = ", ".join(p.stem for p in shipped_plans(plans_dir))
+        raise UserError(f"plan {name!r} not found (shipped plans: {shipped}; or give the path "
+                        f"of a .yml file): no such plan file {path}")
+    return path
+
+
+def load_named_plan(name: str, plans_dir: Path = PLANS_DIR) -> Plan:
+    """A valid plan given by name or path, or a UserError listing its problems."""
+    plan, problems = load_plan(find_plan(name, plans_dir))
+    if problems:
+        raise UserError.from_problems(problems)
+    return plan

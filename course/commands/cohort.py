@@ -14,6 +14,9 @@ import pandas as pd
 
 from course.commands.output import write_csv
 from course.errors import Problem, UserError
+from course.layout import Layout
+from course.modules import load_catalogue
+from course.plans import load_named_plan
 from peer_review import aggregation, allocation, groups as grouping, mentoring, quality, rota as rotas, roster as rosters, tutors as tutoring
 
 _CSV = click.Path(dir_okay=False, path_type=Path)
@@ -162,31 +165,18 @@ def tutors(groups_csv, tutors_csv, seed, output):
 
 def _plan_sessions(plan_name: str):
     """Facilitated sessions of a plan: (labels, topics per session)."""
-    from course.plans import load_plan, plan_path
-
-    path = plan_path(plan_name)
-    if not path.exists():
-        raise UserError(f"{path}: no such plan")
-    plan, problems = load_plan(path)
-    if problems:
-        raise UserError.from_problems(problems)
-    topics_of: dict[str, set[str]] = {}
-    try:
-        from course.layout import Layout
-        from course.modules import load_catalogue
-
-        catalogue, bad = load_catalogue(Layout.default().modules)
-        if not bad:
-            topics_of = {mid: set(e.module.topics) for mid, e in catalogue.items()}
-    except Exception:  # topics only sharpen the choice; a rota without them is still right
-        topics_of = {}
+    layout = Layout.default()
+    plan = load_named_plan(plan_name, layout.plans)
+    # Topics only sharpen the choice of facilitators: a broken catalogue leaves them out.
+    catalogue, bad = load_catalogue(layout.modules)
+    topics_of = {} if bad else {mid: set(e.module.topics) for mid, e in catalogue.items()}
     labels, topics = [], []
     for session in plan.sessions:
         if session.discussion:
             labels.append(session.week if session.week is not None else session.day)
             topics.append(frozenset(set(session.modules).union(*(topics_of.get(m, set()) for m in session.modules))))
     if not labels:
-        raise UserError(f"{path}: the plan has no sessions with discussion: true")
+        raise UserError(f"plan {plan.id!r}: no session has discussion: true")
     return labels, topics
 
 

@@ -11,28 +11,20 @@ from pathlib import Path
 
 import click
 
+from course.commands.cohort import read_roster
 from course.errors import Problem, UserError
 from course.hub import formgrader_path, hub_settings, tutor_group, username_problems, USERNAME_RULE
 from course.hub_process import (free_port, log_tail, prepare_state, proxy_command,
                                 singleuser_command, start_hub, stop_hub, wait_until_ready)
 from course.layout import Layout
-from course.plans import DEFAULT_PLAN, load_plan, plan_path
-from peer_review import roster as rosters
+from course.plans import DEFAULT_PLAN, load_named_plan
 
 _IN = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def read_ids(path: Path, capacity: bool = False) -> list[str]:
     """The ids of a roster (DESIGN.md contract), each checked as a hub username."""
-    try:
-        frame = rosters.read_csv_bytes(path.read_bytes())
-        checks = (lambda table, problems: rosters.check_capacity(table, problems)) if capacity else None
-        frame = rosters.validate_roster(frame, checks)
-    except OSError as err:
-        raise UserError(f"{path}: cannot read: {err.strerror}") from None
-    except rosters.RosterError as err:
-        raise UserError.from_problems([Problem(path, str(p)) for p in err.problems]) from None
-    ids = list(frame["id"])
+    ids = list(read_roster(path, capacity=capacity)["id"])
     bad = username_problems(ids)
     if bad:
         raise UserError.from_problems([
@@ -118,9 +110,7 @@ def hub(plan_name, roster_csv, tutors_csv, state_dir, ip, port, mode):
     roster id; the coordinator approves each account at /hub/authorize.
     """
     layout = Layout.default()
-    plan, problems = load_plan(plan_path(plan_name, layout.plans))
-    if problems:
-        raise UserError.from_problems(problems)
+    plan = load_named_plan(plan_name, layout.plans)
     admin = os.environ.get("IGCB_HUB_ADMIN", "").strip()
     if not admin:
         raise UserError("set IGCB_HUB_ADMIN to the coordinator's hub username "
