@@ -20,7 +20,7 @@ from course.plans import load_named_plan
 from peer_review import aggregation, allocation, groups as grouping, mentoring, quality, rota as rotas, roster as rosters, tutors as tutoring
 
 _CSV = click.Path(dir_okay=False, path_type=Path)
-_IN = click.Path(exists=True, dir_okay=False, path_type=Path)
+INPUT_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def _problems(path: Path, err: rosters.RosterError) -> UserError:
@@ -107,7 +107,7 @@ def roster():
 
 
 @roster.command("check")
-@click.argument("roster_csv", type=_IN)
+@click.argument("roster_csv", type=INPUT_FILE)
 @click.option("--capacity", is_flag=True, help="Also require a `capacity` column (tutors, mentors).")
 @click.option("-o", "--output", type=_CSV, help="Write the normalised roster here.")
 def roster_check(roster_csv, capacity, output):
@@ -124,7 +124,7 @@ def roster_check(roster_csv, capacity, output):
 
 
 @click.command()
-@click.argument("roster_csv", type=_IN)
+@click.argument("roster_csv", type=INPUT_FILE)
 @click.option("--size", default=6, show_default=True, type=click.IntRange(min=2), help="Target group size (no group is larger).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--max-tz-spread", type=click.FloatRange(min=0), help="Hours of UTC offset a group may span (synchronous meetings).")
@@ -146,8 +146,8 @@ def groups(roster_csv, size, seed, max_tz_spread, output):
 
 
 @click.command()
-@click.argument("groups_csv", type=_IN)
-@click.argument("tutors_csv", type=_IN)
+@click.argument("groups_csv", type=INPUT_FILE)
+@click.argument("tutors_csv", type=INPUT_FILE)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("-o", "--output", type=_CSV, required=True)
 def tutors(groups_csv, tutors_csv, seed, output):
@@ -181,7 +181,7 @@ def _plan_sessions(plan_name: str):
 
 
 @click.command()
-@click.argument("groups_csv", type=_IN)
+@click.argument("groups_csv", type=INPUT_FILE)
 @click.option("--sessions", type=click.IntRange(min=1), help="Number of facilitated sessions.")
 @click.option("--plan", "plan_name", help="A course plan (name or YAML path): its sessions with discussion: true.")
 @click.option("--co-facilitators", is_flag=True, help="Add a co-facilitator from another stakeholder group.")
@@ -208,14 +208,14 @@ def reviews():
 
 
 @reviews.command("allocate")
-@click.argument("submissions_csv", type=_IN)
-@click.option("--roster", "roster_csv", type=_IN, required=True)
-@click.option("--groups", "groups_csv", type=_IN, help="Study groups: reviewers come from other groups.")
+@click.argument("submissions_csv", type=INPUT_FILE)
+@click.option("--roster", "roster_csv", type=INPUT_FILE, required=True)
+@click.option("--groups", "groups_csv", type=INPUT_FILE, help="Study groups: reviewers come from other groups.")
 @click.option("--within-groups", is_flag=True, help="Prefer reviewers from the author's own study group.")
 @click.option("-k", "k", default=3, show_default=True, type=click.IntRange(min=1), help="Reviewers per submission.")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--history", "history_csv", type=_IN, help="Earlier allocations (author_id, reviewer_id): pairs to avoid.")
-@click.option("--existing", "existing_csv", type=_IN, help="An earlier allocation to keep; only new (late) submissions are allocated.")
+@click.option("--history", "history_csv", type=INPUT_FILE, help="Earlier allocations (author_id, reviewer_id): pairs to avoid.")
+@click.option("--existing", "existing_csv", type=INPUT_FILE, help="An earlier allocation to keep; only new (late) submissions are allocated.")
 @click.option("--authors-out", type=_CSV, help="Also write what authors may see (submission_id, author_id, review_code).")
 @click.option("-o", "--output", type=_CSV, required=True)
 def reviews_allocate(submissions_csv, roster_csv, groups_csv, within_groups, k, seed, history_csv, existing_csv, authors_out, output):
@@ -245,8 +245,8 @@ def reviews_allocate(submissions_csv, roster_csv, groups_csv, within_groups, k, 
 
 
 @reviews.command("aggregate")
-@click.argument("reviews_csv", type=_IN)
-@click.option("--tutor-scores", "tutor_csv", type=_IN, help="Tutor scores (submission_id, score): anchors.")
+@click.argument("reviews_csv", type=INPUT_FILE)
+@click.option("--tutor-scores", "tutor_csv", type=INPUT_FILE, help="Tutor scores (submission_id, score): anchors.")
 @click.option("--scale", nargs=2, type=float, help="Lowest and highest possible score (default: the range seen).")
 @click.option("--disagreement", type=click.FloatRange(min=0), help="Review range that flags a submission (default 40% of the scale).")
 @click.option("--reviewers-out", type=_CSV, help="Also write per-reviewer bias, noise and flags.")
@@ -277,8 +277,8 @@ def reviews_aggregate(reviews_csv, tutor_csv, scale, disagreement, reviewers_out
 
 
 @click.command()
-@click.argument("mentees_csv", type=_IN)
-@click.argument("mentors_csv", type=_IN)
+@click.argument("mentees_csv", type=INPUT_FILE)
+@click.argument("mentors_csv", type=INPUT_FILE)
 @click.option("-o", "--output", type=_CSV, required=True)
 def mentors(mentees_csv, mentors_csv, output):
     """Match mentees to mentors: shared language, other organisation, best topic fit."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from course.commands.cohort import read_roster
+from course.commands.cohort import INPUT_FILE, read_roster
 from course.errors import Problem, UserError
 from course.hub import formgrader_path, hub_settings, tutor_group, username_problems, USERNAME_RULE
 from course.hub_process import (free_port, log_tail, prepare_state, proxy_command,
@@ -19,7 +19,6 @@ from course.hub_process import (free_port, log_tail, prepare_state, proxy_comman
 from course.layout import Layout
 from course.plans import DEFAULT_PLAN, load_named_plan
 
-_IN = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def read_ids(path: Path, capacity: bool = False) -> list[str]:
@@ -91,8 +90,8 @@ def _admin_password(state: Path, admin: str) -> dict[str, str]:
 @click.command()
 @click.option("--plan", "plan_name", default=DEFAULT_PLAN, show_default=True,
               help="Course plan (shipped name or YAML file); its id names the course.")
-@click.option("--roster", "roster_csv", type=_IN, help="Participants (roster CSV).")
-@click.option("--tutors", "tutors_csv", type=_IN, help="Tutors (roster CSV with capacity).")
+@click.option("--roster", "roster_csv", type=INPUT_FILE, help="Participants (roster CSV).")
+@click.option("--tutors", "tutors_csv", type=INPUT_FILE, help="Tutors (roster CSV with capacity).")
 @click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path),
               help="State folder (default: .hub/<course> in the repository).")
 @click.option("--ip", default="127.0.0.1", show_default=True,
