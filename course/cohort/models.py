@@ -1,0 +1,261 @@
+"""The cohort store's tables (SQLAlchemy 2 declarative models).
+
+One database holds one cohort. Times are stored in UTC (naive `datetime`, as both SQLite and
+PostgreSQL keep them the same way). Review codes (`R-XXXXXXXX`) are the only handle an author
+ever sees for a review; reviewer ids never leave the store towards the people reviewed.
+Migrations live in migrations/versions/: change a model, then add a revision there.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+ROLES = ("participant", "tutor", "coordinator")
+ROUND_STATES = ("calibration", "open", "closed")
+REVIEW_STATES = ("draft", "submitted")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Setting(Base):
+    """Cohort-wide settings, e.g. course (the plan id), plan, created_at."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Person(Base):
+    """A participant, tutor or the coordinator; `id` is also their hub username."""
+
+    __tablename__ = "people"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), index=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    stakeholder_group: Mapped[str] = mapped_column(String(40), default="")
+    region: Mapped[str] = mapped_column(String(40), default="")
+    country: Mapped[str] = mapped_column(String(2), default="")
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    gender: Mapped[str] = mapped_column(String(20), default="")
+    languages: Mapped[str] = mapped_column(String(100), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="")
+    expertise: Mapped[str] = mapped_column(String(400), default="")
+    capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Shown to the study group only when the person opted in (roster column share_email).
+    share_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Withdrawn people keep their work in the store but get no new tasks.
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class StudyGroup(Base):
+    __tablename__ = "study_groups"
+    label: Mapped[str] = mapped_column(String(32), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), default="")
+
+
+class Membership(Base):
+    """Which study group a participant is in (one each)."""
+
+    __tablename__ = "memberships"
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    group_label: Mapped[str] = mapped_column(ForeignKey("study_groups.label"), index=True)
+
+
+class TutorAssignment(Base):
+    __tablename__ = "tutor_assignments"
+    group_label: Mapped[str] = mapped_column(ForeignKey("study_groups.label"), primary_key=True)
+    tutor_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    language: Mapped[str] = mapped_column(String(8), default="")
+
+
+class RotaEntry(Base):
+    """Who facilitates a study group's discussion in one session (a week or day label)."""
+
+    __tablename__ = "rota"
+    group_label: Mapped[str] = mapped_column(ForeignKey("study_groups.label"), primary_key=True)
+    session: Mapped[str] = mapped_column(String(32), primary_key=True)
+    facilitator_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    co_facilitator_id: Mapped[str | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+
+
+class ReviewRound(Base):
+    """One round of peer review of one piece of written work (usually an nbgrader assignment).
+
+    `rubric` is {"criteria": [{"id", "title", "levels": [{"points", "description"}]}],
+    "min_comment": int}; a review gives each criterion a score and a comment.
+    """
+
+    __tablename__ = "review_rounds"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    source: Mapped[str] = mapped_column(String(16), default="nbgrader")  # nbgrader | csv
+    rubric: Mapped[dict] = mapped_column(JSON)
+    k: Mapped[int] = mapped_column(Integer, default=3)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    # nbgrader: the notebook and grade cell the written answer comes from (points = its maximum)
+    notebook: Mapped[str] = mapped_column(String(200), default="")
+    grade_id: Mapped[str] = mapped_column(String(200), default="")
+    points: Mapped[float | None] = mapped_column(Float, nullable=True)
+    due: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    grace_hours: Mapped[float] = mapped_column(Float, default=48.0)
+    opened_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Submission(Base):
+    """A piece of written work in a round: its anonymised text and, once closed, its grade."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (UniqueConstraint("round_id", "author_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("review_rounds.id"), index=True)
+    author_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    source_id: Mapped[str] = mapped_column(String(100), default="")  # id in the CSV, if any
+    language: Mapped[str] = mapped_column(String(8), default="")
+    text: Mapped[str] = mapped_column(Text)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    added_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Results of the last aggregation (points on the rubric's scale).
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    low: Mapped[float | None] = mapped_column(Float, nullable=True)
+    high: Mapped[float | None] = mapped_column(Float, nullable=True)
+    n_reviews: Mapped[int] = mapped_column(Integer, default=0)
+    flags: Mapped[str] = mapped_column(Text, default="")  # "; "-separated reasons
+    score_source: Mapped[str] = mapped_column(String(16), default="")  # peer | tutor
+    # What the store last wrote into the nbgrader gradebook (to tell it from a tutor's grade).
+    gradebook_written: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class CalibrationSample(Base):
+    """A text tutors score before the round opens; reviewers score it first, then compare."""
+
+    __tablename__ = "calibration_samples"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("review_rounds.id"), index=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), nullable=True)
+    language: Mapped[str] = mapped_column(String(8), default="")
+    text: Mapped[str] = mapped_column(Text)
+    tutor_scores: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # criterion -> points
+    scored_by: Mapped[str | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    scored_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class CalibrationAnswer(Base):
+    """A reviewer's scores for a calibration sample; `error` is mean |reviewer - tutor|."""
+
+    __tablename__ = "calibration_answers"
+    sample_id: Mapped[int] = mapped_column(ForeignKey("calibration_samples.id"), primary_key=True)
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    scores: Mapped[dict] = mapped_column(JSON)
+    error: Mapped[float] = mapped_column(Float)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Allocation(Base):
+    """A review task: one reviewer for one submission, known to the author by its code only."""
+
+    __tablename__ = "allocations"
+    review_code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("review_rounds.id"), index=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Set when the task was taken from a late reviewer and given to another.
+    reassigned_from: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Review(Base):
+    """The review behind a task: a draft until submitted; editable until the deadline."""
+
+    __tablename__ = "reviews"
+    review_code: Mapped[str] = mapped_column(ForeignKey("allocations.review_code"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), default="draft")
+    total: Mapped[float | None] = mapped_column(Float, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class ReviewItem(Base):
+    """A score and a comment for one rubric criterion of a review."""
+
+    __tablename__ = "review_items"
+    review_code: Mapped[str] = mapped_column(ForeignKey("reviews.review_code"), primary_key=True)
+    criterion: Mapped[str] = mapped_column(String(64), primary_key=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class Rating(Base):
+    """The author's feedback on a review: helpful or not."""
+
+    __tablename__ = "ratings"
+    review_code: Mapped[str] = mapped_column(ForeignKey("reviews.review_code"), primary_key=True)
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Flag(Base):
+    """An author's flag on a review as inappropriate; a tutor upholds or dismisses it."""
+
+    __tablename__ = "flags"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    review_code: Mapped[str] = mapped_column(ForeignKey("reviews.review_code"), unique=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(16), default="")  # "" | upheld | dismissed
+    decided_by: Mapped[str | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+
+
+class TutorDecision(Base):
+    """A tutor's score for a submission, with a note; the latest one is the grade."""
+
+    __tablename__ = "tutor_decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    tutor_id: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    score: Mapped[float] = mapped_column(Float)
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class ReviewerRecord(Base):
+    """A reviewer's record in a round, from the last aggregation and the authors' ratings."""
+
+    __tablename__ = "reviewer_records"
+    round_id: Mapped[int] = mapped_column(ForeignKey("review_rounds.id"), primary_key=True)
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    n_reviews: Mapped[int] = mapped_column(Integer, default=0)
+    bias: Mapped[float | None] = mapped_column(Float, nullable=True)
+    noise_sd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    calibration_error: Mapped[float | None] = mapped_column(Float, nullable=True)
+    helpful: Mapped[int] = mapped_column(Integer, default=0)
+    unhelpful: Mapped[int] = mapped_column(Integer, default=0)
+    flags_upheld: Mapped[int] = mapped_column(Integer, default=0)
+    distrusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditEntry(Base):
+    """Who changed what, when: every change made through the store."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(200), default="")
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
