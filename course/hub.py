@@ -31,6 +31,38 @@ def grader_user(course: str) -> str:
     return f"grader-{course}"[:32]
 
 
+ROOM_SERVICE = "room"
+
+
+def room_path() -> str:
+    """The course room's address below the hub's."""
+    return f"/services/{ROOM_SERVICE}/"
+
+
+def room_service(port: int, python: str, course_root: str, secret_file: str, environment: dict) -> dict:
+    """The course room as a managed hub service (course/room/app.py).
+
+    The store's URL travels in the environment (IGCB_DB_URL), never on the command line
+    where `ps` would show a password.
+    """
+    return {
+        "name": ROOM_SERVICE,
+        "url": f"http://127.0.0.1:{port}",
+        "command": [python, "-m", "course.room", f"--course-root={course_root}",
+                    f"--cookie-secret-file={secret_file}"],
+        "oauth_no_confirm": True,
+        "display": True,
+        "environment": environment,
+    }
+
+
+def room_role(course: str) -> dict:
+    """Everyone of the course may open the room; what they see there the room decides."""
+    return {"name": f"room-{course}", "description": f"People of {course} reach its course room",
+            "scopes": [f"access:services!service={ROOM_SERVICE}"],
+            "groups": [participant_group(course), tutor_group(course)]}
+
+
 def formgrader_path(course: str) -> str:
     """The formgrader's address below the hub's, e.g. /services/online-course/formgrader/."""
     return f"/services/{course}/formgrader/"
@@ -82,12 +114,14 @@ def course_settings(course: str, participants: list[str], tutors: list[str], *,
 def hub_settings(course: str, participants: list[str], tutors: list[str], *,
                  state: str, ip: str, port: int, hub_port: int, proxy_api_port: int,
                  service_port: int, proxy_command: list[str], singleuser: str,
-                 mode: str = "system-users", authenticator: str = "native") -> dict:
+                 mode: str = "system-users", authenticator: str = "native",
+                 room: dict | None = None) -> dict:
     """Everything deploy/jupyterhub_config.py needs for one course (no secrets, no admin).
 
     `state` is the course's state folder: hub/ (database, cookie secret), exchange/,
     course/ (the nbgrader course root), home/ (homes in shared mode), etc/participants/
-    (the participants' Jupyter configuration).
+    (the participants' Jupyter configuration). `room` is the course room's service
+    (`room_service`), added with the role that lets the course's people reach it.
     """
     if mode not in MODES:
         raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
@@ -96,6 +130,9 @@ def hub_settings(course: str, participants: list[str], tutors: list[str], *,
     courses = course_settings(course, participants, tutors, service_port=service_port,
                               course_root=f"{state}/course", singleuser=singleuser,
                               run_as_grader=mode == "system-users")
+    if room is not None:
+        courses["services"].append(room)
+        courses["roles"].append(room_role(course))
     return {
         "course": course,
         "mode": mode,

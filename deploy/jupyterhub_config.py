@@ -9,6 +9,7 @@ Secrets and the admin never live in a file here:
   IGCB_HUB_ADMIN            the coordinator's hub username (admin, and a tutor of the course)
   IGCB_HUB_ADMIN_PASSWORD   the admin's password, used once to create the account (native)
   IGCB_HUB_TEST_PASSWORD    the shared password of the test-only dummy authenticator
+  IGCB_DB_URL               the cohort store's SQLAlchemy URL, passed on to the course room
 """
 
 import json
@@ -52,6 +53,11 @@ c.JupyterHub.load_roles = settings["roles"]
 path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])
 for service in settings["services"]:
     service["environment"] = {**service.get("environment", {}), "PATH": path}
+    if service["name"] == "room":
+        # The cohort store's URL (it may hold a password) reaches the room from our environment.
+        for name in ("IGCB_DB_URL", "IGCB_ROOT"):
+            if os.environ.get(name):
+                service["environment"][name] = os.environ[name]
 c.JupyterHub.services = settings["services"]
 
 if settings["authenticator"] == "native":

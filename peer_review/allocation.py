@@ -92,6 +92,11 @@ def _codes(rng: np.random.Generator, n: int, taken: set[str]) -> list[str]:
     return out
 
 
+def new_review_codes(n: int, taken: set[str], seed: int | None = None) -> list[str]:
+    """n fresh review codes not in `taken` (unseeded: unpredictable), e.g. for a reassigned task."""
+    return _codes(np.random.default_rng(seed), n, taken)
+
+
 def _sample_pairs(sub_lang, rev_langs, d, rng):
     """Candidate (submission, reviewer) index pairs: d per submission and d per reviewer, per language."""
     subs_s, revs_s = [], []

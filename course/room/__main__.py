@@ -1,0 +1,3 @@
+from course.room.app import main
+
+main()

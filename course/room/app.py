@@ -1,0 +1,179 @@
+"""The course room as a process: `python -m course.room --db URL [--course-root DIR]`.
+
+JupyterHub starts it as a managed service (see course/hub.py) and passes, in the
+environment, the service's prefix (JUPYTERHUB_SERVICE_PREFIX), where to listen
+(JUPYTERHUB_SERVICE_URL) and the OAuth settings HubOAuth reads. People log in through the
+hub; nobody has a second password.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jupyterhub.services.auth import HubOAuthCallbackHandler
+from jupyterhub.utils import url_path_join
+from tornado import web
+from tornado.httpserver import HTTPServer
+
+from course.cohort import reviewing
+from course.cohort.db import Store, StoreError, open_store
+from course.cohort.models import ReviewRound, Setting, Submission
+from course.layout import Layout
+from course.room import api, calendar, pages, staff
+
+HERE = Path(__file__).parent
+log = logging.getLogger("igcb.room")
+
+
+@dataclass
+class Room:
+    """What the handlers share: the store, where the room lives, the course's plan."""
+
+    store: Store
+    prefix: str
+    course: str = ""
+    plan: object = None
+    catalogue: dict = field(default_factory=dict)
+    course_root: Path | None = None
+    templates: Environment = None
+
+    def sessions(self) -> list[dict]:
+        return calendar.sessions(self.plan, self.catalogue) if self.plan is not None else []
+
+    def sync_gradebook(self, decision: dict) -> str:
+        """Write a tutor's score into the nbgrader gradebook; a short notice for the page."""
+        if decision.get("points") is None or self.course_root is None:
+            return "score saved (this round has no nbgrader gradebook)"
+        from course.grading.written import write_manual_scores
+
+        with self.store.session() as s:
+            rnd = s.query(ReviewRound).filter_by(name=decision["round"]).one()
+            notebook, grade_id = rnd.notebook, rnd.grade_id
+        try:
+            result = write_manual_scores(self.course_root, decision["round"], notebook, grade_id,
+                                         {decision["author_id"]: decision["points"]})
+        except Exception as err:  # the score is saved; the gradebook can be synced at close
+            log.exception("gradebook write failed")
+            return f"score saved; the gradebook could not be written ({err})"
+        if decision["author_id"] in (result.get("skipped") or []):
+            return "score saved; not in the gradebook yet (the submission is not autograded)"
+        with self.store.session() as s:
+            sub = s.get(Submission, decision["submission_id"])
+            sub.gradebook_written = decision["points"]
+        return "score saved and written to the gradebook"
+
+    def close_round(self, round_id: int, actor: str, force: bool) -> str:
+        """Close a round from the coordinator's page, as `igcb reviews close` does."""
+        from course.cohort.rounds import close_and_grade
+
+        with self.store.session() as s:
+            rnd = s.get(ReviewRound, round_id)
+            if rnd is None:
+                raise reviewing.NotFound("no such round")
+            name = rnd.name
+        try:
+            report = close_and_grade(self.store, name, self.course_root, actor, force=force)
+        except StoreError as err:
+            raise reviewing.Refused(str(err)) from None
+        return report.summary if hasattr(report, "summary") else str(report)
+
+
+def _points(value) -> str:
+    """A score as people write it: 2, 1.5 (also for a form's text); '' for none."""
+    if value is None or value == "":
+        return ""
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def templates() -> Environment:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                      autoescape=select_autoescape(default=True, default_for_string=True))
+    env.filters["points"] = _points
+    return env
+
+
+def make_app(room: Room, cookie_secret: bytes) -> web.Application:
+    prefix = room.prefix
+    handlers = [(url_path_join(prefix, pattern), handler)
+                for pattern, handler in pages.HANDLERS + staff.HANDLERS + api.HANDLERS]
+    handlers += [
+        (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
+        (url_path_join(prefix, "static/(.*)"), web.StaticFileHandler, {"path": str(HERE / "static")}),
+        (prefix.rstrip("/"), web.RedirectHandler, {"url": prefix}),
+    ]
+    return web.Application(handlers, room=room, cookie_secret=cookie_secret, xsrf_cookies=True,
+                           login_url=url_path_join(prefix, "oauth_start"))
+
+
+def _cookie_secret(path: Path | None) -> bytes:
+    """The secret signing the room's cookies, kept across restarts so nobody is logged out."""
+    if path is None:
+        return secrets.token_bytes(32)
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    value = secrets.token_bytes(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(value.hex())
+    return value
+
+
+def build_room(url: str, course_root: Path | None, prefix: str) -> Room:
+    store = open_store(url, create=False)
+    with store.session() as s:
+        settings = {x.key: x.value for x in s.query(Setting)}
+    room = Room(store=store, prefix=prefix, course=settings.get("course", ""),
+                course_root=course_root, templates=templates())
+    if settings.get("plan"):
+        from course.modules import load_catalogue
+        from course.plans import load_named_plan
+
+        layout = Layout.default()
+        room.plan = load_named_plan(settings["plan"], layout.plans)
+        catalogue, _ = load_catalogue(layout.modules)
+        room.catalogue = catalogue
+    return room
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m course.room", description=__doc__)
+    parser.add_argument("--db", default=os.environ.get("IGCB_DB_URL"), required=not os.environ.get("IGCB_DB_URL"),
+                        help="the cohort store's SQLAlchemy URL")
+    parser.add_argument("--course-root", type=Path, help="the nbgrader course root (for grades)")
+    parser.add_argument("--cookie-secret-file", type=Path, help="kept across restarts")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[room %(asctime)s] %(message)s")
+    prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/room/")
+    listen = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
+    try:
+        room = build_room(args.db, args.course_root, prefix)
+    except StoreError as err:
+        raise SystemExit(f"room: {err}")
+    app = make_app(room, _cookie_secret(args.cookie_secret_file))
+
+    async def serve():
+        server = HTTPServer(app, xheaders=True)
+        server.listen(listen.port, listen.hostname or "127.0.0.1")
+        log.info("course room of %s at %s%s", room.course, listen.geturl(), prefix)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        server.stop()
+        room.store.close()
+
+    asyncio.run(serve())

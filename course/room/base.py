@@ -1,0 +1,139 @@
+"""What every room handler shares: who is asking, the store, templates, errors, security headers."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from urllib.parse import urlencode
+
+from jupyterhub.services.auth import HubOAuthenticated
+from tornado import web
+
+from course.cohort import reviewing
+from course.cohort.models import Person
+
+# No script may run in a room page: participants' text is shown there.
+CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+
+
+class RoomHandler(HubOAuthenticated, web.RequestHandler):
+    """A page of the room: the hub user, their Person in the store, and rendering."""
+
+    me: Person | None = None
+
+    @property
+    def room(self):
+        return self.settings["room"]
+
+    @property
+    def store(self):
+        return self.room.store
+
+    def set_default_headers(self):
+        self.set_header("Content-Security-Policy", CSP)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Referrer-Policy", "same-origin")
+        self.set_header("Cache-Control", "no-store")
+
+    async def prepare(self):
+        # Resolve the hub user without blocking the event loop (cached for get_current_user).
+        model = await self.hub_auth.get_user(self, sync=False)
+        if model:
+            with self.store.session() as session:
+                self.me = reviewing.person(session, model["name"])
+                if self.me is not None:
+                    session.expunge(self.me)
+
+    def require_person(self) -> Person:
+        if self.current_user is None:
+            raise web.HTTPError(403)
+        if self.me is None:
+            raise web.HTTPError(403, reason="not on this course's roster")
+        return self.me
+
+    @contextmanager
+    def transaction(self):
+        """A store transaction, committed before the room answers."""
+        with self.store.session() as session:
+            yield session
+
+    def url(self, path: str = "", **query) -> str:
+        url = self.room.prefix + path
+        return f"{url}?{urlencode(query)}" if query else url
+
+    def render_page(self, template: str, status: int = 200, **context) -> None:
+        self.set_status(status)
+        page = self.room.templates.get_template(template).render(
+            me=self.me, url=self.url, xsrf=self.xsrf_token.decode("ascii"), course=self.room.course,
+            **context)
+        self.finish(page)
+
+    def write_error(self, status_code, **kwargs):
+        reason = self._reason if status_code != 500 else "Something went wrong"
+        messages = {403: "You may not see this page.", 404: "There is no such page here.",
+                    405: "That is not something this page does."}
+        try:
+            self.render_page("error.html", status=status_code, title=f"{status_code} {reason}",
+                             message=messages.get(status_code, reason))
+        except Exception:
+            self.finish(f"{status_code} {reason}")
+
+
+class PageHandler(RoomHandler):
+    """A page for a logged-in person on the roster; the store's refusals become HTTP answers."""
+
+    def _handle_request_exception(self, e):
+        if isinstance(e, reviewing.NotFound):
+            e = web.HTTPError(404)
+        elif isinstance(e, reviewing.Refused):
+            self.set_status(409)
+            self.render_page("error.html", status=409, title="Not now", message=str(e))
+            return
+        super()._handle_request_exception(e)
+
+
+class ApiHandler(RoomHandler):
+    """JSON under api/: hub API tokens only, so no cookie (and no cross-site form) can act here."""
+
+    def check_xsrf_cookie(self):
+        return  # cookies are not accepted here at all (see prepare)
+
+    async def prepare(self):
+        await super().prepare()
+        if not getattr(self, "_token_authenticated", False):
+            raise web.HTTPError(401, reason="send a hub API token: Authorization: token <token>")
+        if self.me is None:
+            raise web.HTTPError(403, reason="not on this course's roster")
+
+    def get_login_url(self):
+        raise web.HTTPError(401)
+
+    def set_default_headers(self):
+        super().set_default_headers()
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+
+    def body(self) -> dict:
+        try:
+            data = json.loads(self.request.body or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise web.HTTPError(400, reason="the body must be JSON") from None
+        if not isinstance(data, dict):
+            raise web.HTTPError(400, reason="the body must be a JSON object")
+        return data
+
+    def send(self, data, status: int = 200) -> None:
+        self.set_status(status)
+        self.finish(json.dumps(data, default=str))
+
+    def write_error(self, status_code, **kwargs):
+        self.finish(json.dumps({"error": self._reason, "status": status_code}))
+
+    def _handle_request_exception(self, e):
+        if isinstance(e, reviewing.NotFound):
+            return self.send({"error": "not found", "status": 404}, 404)
+        if isinstance(e, reviewing.Refused):
+            return self.send({"error": str(e), "status": 409}, 409)
+        if isinstance(e, reviewing.Invalid):
+            return self.send({"error": "invalid", "fields": e.errors, "status": 400}, 400)
+        super()._handle_request_exception(e)
