@@ -93,4 +93,5 @@ else:
     if os.geteuid() == 0:
         c.Spawner.args = ["--allow-root"]
         for service in c.JupyterHub.services:
-            service["command"] = [*service["command"], "--allow-root"]
+            if service["name"] != "room":  # Jupyter servers refuse root without it
+                service["command"] = [*service["command"], "--allow-root"]

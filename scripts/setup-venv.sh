@@ -35,4 +35,16 @@ if [ ! -x "$venv/node_modules/.bin/configurable-http-proxy" ]; then
     echo "setup: installing configurable-http-proxy (JupyterHub's proxy) from the npm registry"
     "$venv/bin/npm" install --silent --no-fund --no-audit --prefix "$venv" configurable-http-proxy@4
 fi
+# The cohort store's tests need PostgreSQL: the server on 127.0.0.1:5432 if one answers, else
+# a private one they start with initdb (which Debian's postgresql package provides).
+if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null \
+        && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "setup: installing PostgreSQL (the cohort store's tests start their own server with it)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
+    else
+        echo "setup: note: no PostgreSQL server on 127.0.0.1:5432 and no initdb: the cohort" \
+             "store's tests need one ('sudo apt-get install postgresql')" >&2
+    fi
+fi
 echo "setup: done"

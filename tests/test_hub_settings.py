@@ -8,7 +8,8 @@ import yaml
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-from course.hub import (course_settings, grader_nbgrader_config, hub_settings,
+from course.hub import (ROOM_SERVICE, course_settings, grader_nbgrader_config, hub_settings,
+                        room_path, room_role, room_service,
                         participant_nbgrader_config, username_problems)
 from course.hub_process import prepare_state
 from course.layout import REPO_ROOT
@@ -100,5 +101,29 @@ def test_z2jh_values_name_the_same_groups_roles_and_service():
     mounts = {m["name"]: m["mountPath"] for m in values["singleuser"]["storage"]["extraVolumeMounts"]}
     config = values["singleuser"]["extraFiles"]["nbgrader-config"]["stringData"]
     assert f'c.Exchange.root = "{mounts["exchange"]}"' in config
-    [grader] = values["hub"]["extraContainers"]
+    grader, room = values["hub"]["extraContainers"]
     assert {"name": "exchange", "mountPath": mounts["exchange"]} in grader["volumeMounts"]
+
+
+def test_z2jh_values_run_the_course_room_on_postgresql():
+    values = yaml.safe_load(VALUES.read_text(encoding="utf-8"))
+    local = room_role("online-course")
+    loaded = values["hub"]["loadRoles"][local["name"]]
+    assert loaded["scopes"] == local["scopes"] and loaded["groups"] == local["groups"]
+    service = values["hub"]["services"][ROOM_SERVICE]
+    assert service["oauth_no_confirm"] is True
+    room = next(c for c in values["hub"]["extraContainers"] if c["name"] == "room")
+    assert room["command"][:3] == ["python", "-m", "course.room"]
+    env = {e["name"]: e for e in room["env"]}
+    assert env["IGCB_DB_URL"]["valueFrom"]["secretKeyRef"]["name"] == "igcb-room"
+    assert env["JUPYTERHUB_SERVICE_PREFIX"]["value"] == room_path()
+    assert service["url"] == env["JUPYTERHUB_SERVICE_URL"]["value"]
+
+
+def test_room_service_keeps_the_store_url_off_the_command_line():
+    service = room_service(1234, "/venv/bin/python", "/s/course", "/s/hub/secret", {})
+    assert "IGCB_DB_URL" not in " ".join(service["command"])
+    settings = hub_settings("c", ["p1"], ["t1"], state="/s", ip="127.0.0.1", port=1, hub_port=2,
+                            proxy_api_port=3, service_port=4, proxy_command=["x"], singleuser="y",
+                            mode="shared", authenticator="dummy", room=service)
+    assert room_role("c") in settings["roles"] and service in settings["services"]
