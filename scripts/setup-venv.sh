@@ -47,4 +47,15 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null \
              "store's tests need one ('sudo apt-get install postgresql')" >&2
     fi
 fi
+# The room's browser tests drive Debian's Chromium through Playwright (never `playwright
+# install`, which downloads a browser of its own).
+if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "setup: installing Chromium from Debian's packages (for the browser tests)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+    else
+        echo "setup: note: /usr/bin/chromium is missing: the browser tests need it" \
+             "('sudo apt-get install chromium')" >&2
+    fi
+fi
 echo "setup: done"

@@ -33,7 +33,8 @@ def test_roster_id_that_cannot_be_a_username_is_named(tmp_path, monkeypatch):
     lines[3] = "Amina B" + lines[3][3:]
     roster = tmp_path / "roster.csv"
     roster.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    result = run_igcb("hub", "--roster", str(roster), "--state", str(tmp_path / "state"))
+    result = run_igcb("hub", "--roster", str(roster), "--tutors", str(TUTORS),
+                      "--state", str(tmp_path / "state"))
     assert result.exit_code == 2
     assert "roster.csv: row 4, column id: 'Amina B': expected a hub username" in result.output
     assert not (tmp_path / "state").exists()
@@ -91,6 +92,14 @@ def test_hub_runs_and_stops_on_ctrl_c(running_command):
     page = admin.get(formgrader, timeout=60)
     assert page.url.startswith(formgrader) and "Manage Assignments" in page.text
 
+    # The course room runs as a hub service on the cohort store the roster was loaded into;
+    # the coordinator gets there through the hub's login, with no second password.
+    room = f"{url}/services/room/"
+    assert f"room:       {room}" in output
+    page = admin.get(f"{room}coordinator", timeout=60)
+    assert page.status_code == 200 and page.url == f"{room}coordinator"
+    assert "Review rounds" in page.text
+
     # Roster people sign up and wait for approval; strangers cannot sign up.
     for name in ("p01", "mallory"):
         signup = admin.__class__()
@@ -104,6 +113,9 @@ def test_hub_runs_and_stops_on_ctrl_c(running_command):
     participant, ok = try_login(url, "p01", "a-long-password-9")
     assert ok
     assert participant.get(formgrader, timeout=60).status_code == 403
+    home = participant.get(room, timeout=60)
+    assert home.status_code == 200 and "Amina Diallo" in home.text  # p01, from the roster
+    assert participant.get(f"{room}coordinator", timeout=60).status_code == 404
 
     family = psutil.Process(process.pid).children(recursive=True)
     assert len(family) >= 3  # hub, proxy, formgrader

@@ -11,9 +11,12 @@ from pathlib import Path
 
 import click
 
-from course.commands.cohort import INPUT_FILE, read_roster
-from course.errors import Problem, UserError
-from course.hub import formgrader_path, hub_settings, tutor_group, username_problems, USERNAME_RULE
+from course.cohort.structure import people_frame
+from course.commands.cohort import INPUT_FILE
+from course.commands.store import cohort_session, cohort_url, load_rosters, open_cohort
+from course.errors import UserError
+from course.hub import (formgrader_path, hub_settings, room_path, room_service, tutor_group,
+                        username_problems, USERNAME_RULE)
 from course.hub_process import (free_port, log_tail, prepare_state, proxy_command,
                                 singleuser_command, start_hub, stop_hub, wait_until_ready)
 from course.layout import Layout
@@ -21,15 +24,12 @@ from course.plans import DEFAULT_PLAN, load_named_plan
 
 
 
-def read_ids(path: Path, capacity: bool = False) -> list[str]:
-    """The ids of a roster (DESIGN.md contract), each checked as a hub username."""
-    ids = list(read_roster(path, capacity=capacity)["id"])
-    bad = username_problems(ids)
-    if bad:
-        raise UserError.from_problems([
-            Problem(path, f"row {i + 2}, column id: {value!r}: expected {USERNAME_RULE}")
-            for i, value in bad])
-    return ids
+def stored_people(state: Path, db: str | None, course: str) -> tuple[list[str], list[str]]:
+    """The active participants and tutors of the cohort store (`igcb cohort init` fills it)."""
+    store = open_cohort(state, db, course=course)
+    with cohort_session(store) as session:
+        return (list(people_frame(session, "participant")["id"]),
+                list(people_frame(session, "tutor")["id"]))
 
 
 def _mode(choice: str) -> str:
@@ -90,10 +90,13 @@ def _admin_password(state: Path, admin: str) -> dict[str, str]:
 @click.command()
 @click.option("--plan", "plan_name", default=DEFAULT_PLAN, show_default=True,
               help="Course plan (shipped name or YAML file); its id names the course.")
-@click.option("--roster", "roster_csv", type=INPUT_FILE, help="Participants (roster CSV).")
-@click.option("--tutors", "tutors_csv", type=INPUT_FILE, help="Tutors (roster CSV with capacity).")
+@click.option("--roster", "roster_csv", type=INPUT_FILE,
+              help="Participants (roster CSV): loaded into the cohort store first, as `igcb cohort init` does.")
+@click.option("--tutors", "tutors_csv", type=INPUT_FILE, help="Tutors (roster CSV with capacity), with --roster.")
 @click.option("--state", "state_dir", type=click.Path(file_okay=False, path_type=Path),
               help="State folder (default: .hub/<course> in the repository).")
+@click.option("--db", help="The cohort store's SQLAlchemy URL (default: $IGCB_DB_URL, else "
+                           "cohort.sqlite in the state folder).")
 @click.option("--ip", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0 for all; put HTTPS in front, see deploy/README.md).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
@@ -101,10 +104,11 @@ def _admin_password(state: Path, admin: str) -> dict[str, str]:
               show_default=True,
               help="system-users: a system user per person (needs root); shared: everybody's "
                    "server runs as you, with no isolation. auto: system-users when root.")
-def hub(plan_name, roster_csv, tutors_csv, state_dir, ip, port, mode):
-    """Run the course's JupyterHub (participants, tutors, formgrader) until Ctrl-C.
+def hub(plan_name, roster_csv, tutors_csv, state_dir, db, ip, port, mode):
+    """Run the course's JupyterHub (participants, tutors, formgrader, course room) until Ctrl-C.
 
-    The coordinator's hub account comes from IGCB_HUB_ADMIN (and, the first time,
+    Its people are those of the cohort store (`igcb cohort init`, or --roster and --tutors
+    here). The coordinator's hub account comes from IGCB_HUB_ADMIN (and, the first time,
     IGCB_HUB_ADMIN_PASSWORD). Participants and tutors sign up at /hub/signup with their
     roster id; the coordinator approves each account at /hub/authorize.
     """
@@ -116,8 +120,9 @@ def hub(plan_name, roster_csv, tutors_csv, state_dir, ip, port, mode):
                         "(the admin who approves sign-ups); it is never read from a file")
     if username_problems([admin]):
         raise UserError(f"IGCB_HUB_ADMIN: {admin!r}: expected {USERNAME_RULE}")
-    participants = read_ids(roster_csv) if roster_csv else []
-    tutors = read_ids(tutors_csv, capacity=True) if tutors_csv else []
+    if (roster_csv is None) != (tutors_csv is None):
+        raise UserError("give --roster and --tutors together (or neither, to use the people "
+                        "already in the cohort store)")
     mode = _mode(mode)
     command = proxy_command()
     if command is None:
@@ -125,22 +130,28 @@ def hub(plan_name, roster_csv, tutors_csv, state_dir, ip, port, mode):
                         "(or `make test` once) to install it with Node.js into the venv")
     _check_port_free(ip, port)
     state = (state_dir or layout.root / ".hub" / plan.id).resolve()
+    if roster_csv is not None:
+        load_rosters(plan_name, roster_csv, tutors_csv, admin, False, state, db)
+    participants, tutors = stored_people(state, db, plan.id)
+    db_url = cohort_url(state, db, plan.id)
     if mode == "system-users":
         _check_reachable(state, "the exchange")
         for folder in {Path(sys.prefix).resolve(), Path(sys.executable).resolve().parent}:
             _check_reachable(folder, "Python and Jupyter")
     secrets = _admin_password(state, admin)
 
+    room = room_service(free_port(), sys.executable, str(state / "course"),
+                        str(state / "hub" / "room_cookie_secret"), {})
     settings = hub_settings(
         plan.id, participants, tutors, state=str(state), ip=ip, port=port,
         hub_port=free_port(), proxy_api_port=free_port(), service_port=free_port(),
-        proxy_command=command, singleuser=singleuser_command(), mode=mode)
+        proxy_command=command, singleuser=singleuser_command(), mode=mode, room=room)
     assessments = layout.assessments if layout.assessments.is_dir() else None
     settings_path = prepare_state(settings, assessments)
     # Ctrl-C and SIGTERM (e.g. from a service manager) stop the hub. SIGINT is set explicitly
     # because a shell starting us in the background ignores it, and the children would too.
     previous = signal.signal(signal.SIGTERM, _interrupt), signal.signal(signal.SIGINT, _interrupt)
-    process = start_hub(settings_path, {"IGCB_HUB_ADMIN": admin, **secrets})
+    process = start_hub(settings_path, {"IGCB_HUB_ADMIN": admin, "IGCB_DB_URL": db_url, **secrets})
     try:
         host = "127.0.0.1" if ip in ("0.0.0.0", "") else ip
         url = f"http://{host}:{port}"
@@ -151,7 +162,7 @@ def hub(plan_name, roster_csv, tutors_csv, state_dir, ip, port, mode):
             time.sleep(0.5)
         raise UserError(f"the hub stopped; its log ends with:\n{log_tail(settings_path)}")
     except KeyboardInterrupt:
-        click.echo("\nStopping the hub, its servers and the formgrader ...")
+        click.echo("\nStopping the hub, its servers, the formgrader and the room ...")
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
         stop_hub(process)
@@ -169,6 +180,7 @@ def _announce(plan, url, admin, participants, tutors, mode, settings_path) -> No
                f"tutors (group {tutor_group(plan.id)}), admin {admin}")
     click.echo(f"  hub:        {url}/hub/")
     click.echo(f"  formgrader: {url}{formgrader_path(plan.id)}  (tutors and {admin})")
+    click.echo(f"  room:       {url}{room_path()}  (everyone of the course)")
     click.echo(f"  sign-up:    {url}/hub/signup  (approve accounts at {url}/hub/authorize)")
     click.echo(f"  log:        {settings_path.parent / 'jupyterhub.log'}")
     if plan.hub is not None:

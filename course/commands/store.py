@@ -182,14 +182,20 @@ def cohort():
               help="Keep people who left the roster but have work in the store, as withdrawn.")
 @store_options
 def init(plan_name, roster_csv, tutors_csv, coordinator, withdraw, state, db):
-    """Load or update the cohort's people from the rosters.
+    """Load (or update) the cohort's people from the rosters, all or nothing.
 
-    All or nothing. Run it again with changed rosters: new people are added, changed ones updated, and
+    Run it again with changed rosters: new people are added, changed ones updated, and
     people no longer listed removed (or, with --withdraw, kept as withdrawn when they
     already have work in the store).
     """
-    plan = load_named_plan(plan_name, Layout.default().plans)
     coordinator = (coordinator or os.environ.get("IGCB_HUB_ADMIN", "")).strip() or None
+    load_rosters(plan_name, roster_csv, tutors_csv, coordinator, withdraw, state, db)
+
+
+def load_rosters(plan_name: str, roster_csv: Path, tutors_csv: Path, coordinator: str | None,
+                 withdraw: bool, state: Path | None, db: str | None) -> None:
+    """`igcb cohort init` (also run by `igcb hub --roster`): validate, load, say what changed."""
+    plan = load_named_plan(plan_name, Layout.default().plans)
     if coordinator and username_problems([coordinator]):
         raise UserError(f"coordinator {coordinator!r} (--coordinator or IGCB_HUB_ADMIN): "
                         f"expected {USERNAME_RULE}")
