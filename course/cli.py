@@ -33,9 +33,9 @@ def main():
 
 
 def _register() -> None:
-    from course.commands import catalogue, cohort, grading, hub
+    from course.commands import catalogue, cohort, grading, hub, rounds, store
 
-    for area in (catalogue, grading, cohort, hub):
+    for area in (catalogue, grading, cohort, hub, store, rounds):
         for command in area.COMMANDS:
             main.add_command(command)
 

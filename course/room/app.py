@@ -26,7 +26,8 @@ from tornado.httpserver import HTTPServer
 
 from course.cohort import reviewing
 from course.cohort.db import Store, StoreError, open_store
-from course.cohort.models import ReviewRound, Setting, Submission
+from course.cohort.gradebook import close_and_grade, write_tutor_score
+from course.cohort.models import ReviewRound, Setting
 from course.layout import Layout
 from course.room import api, calendar, pages, staff
 
@@ -50,41 +51,26 @@ class Room:
         return calendar.sessions(self.plan, self.catalogue) if self.plan is not None else []
 
     def sync_gradebook(self, decision: dict) -> str:
-        """Write a tutor's score into the nbgrader gradebook; a short notice for the page."""
-        if decision.get("points") is None or self.course_root is None:
-            return "score saved (this round has no nbgrader gradebook)"
-        from course.grading.written import write_manual_scores
-
-        with self.store.session() as s:
-            rnd = s.query(ReviewRound).filter_by(name=decision["round"]).one()
-            notebook, grade_id = rnd.notebook, rnd.grade_id
+        """Write a tutor's score (already committed) into the gradebook; a notice for the page."""
         try:
-            result = write_manual_scores(self.course_root, decision["round"], notebook, grade_id,
-                                         {decision["author_id"]: decision["points"]})
-        except Exception as err:  # the score is saved; the gradebook can be synced at close
-            log.exception("gradebook write failed")
+            with self.store.session() as s:
+                return write_tutor_score(s, decision["submission_id"], self.course_root)
+        except StoreError as err:  # the score stands; closing the round writes it again
+            log.warning("gradebook: %s", err)
             return f"score saved; the gradebook could not be written ({err})"
-        if decision["author_id"] in (result.get("skipped") or []):
-            return "score saved; not in the gradebook yet (the submission is not autograded)"
-        with self.store.session() as s:
-            sub = s.get(Submission, decision["submission_id"])
-            sub.gradebook_written = decision["points"]
-        return "score saved and written to the gradebook"
 
     def close_round(self, round_id: int, actor: str, force: bool) -> str:
         """Close a round from the coordinator's page, as `igcb reviews close` does."""
-        from course.cohort.rounds import close_and_grade
-
         with self.store.session() as s:
             rnd = s.get(ReviewRound, round_id)
             if rnd is None:
                 raise reviewing.NotFound("no such round")
-            name = rnd.name
-        try:
-            report = close_and_grade(self.store, name, self.course_root, actor, force=force)
-        except StoreError as err:
-            raise reviewing.Refused(str(err)) from None
-        return report.summary if hasattr(report, "summary") else str(report)
+            root = self.course_root if self.course_root and self.course_root.is_dir() else None
+            try:
+                closed = close_and_grade(s, rnd.name, root, actor, force=force)
+            except StoreError as err:
+                raise reviewing.Refused(str(err)) from None
+            return f"round closed: {closed.summary()}"
 
 
 def _points(value) -> str:
