@@ -470,8 +470,14 @@ def rate_review(session: Session, person_id: str, code: str, helpful: bool) -> d
     session.add(rating)
     audit(session, person_id, "review.rate", code, helpful=helpful)
     session.flush()
-    from course.cohort.rounds import refresh_reviewer_records
-    refresh_reviewer_records(session, rnd)
+    reviewer = session.get(Allocation, code).reviewer_id
+    record = session.get(ReviewerRecord, (rnd.id, reviewer))
+    if record is not None:  # the reviewer's record counts the ratings their reviews received
+        counts = dict(session.execute(
+            select(Rating.helpful, func.count()).join(Allocation, Allocation.review_code == Rating.review_code)
+            .where(Allocation.round_id == rnd.id, Allocation.reviewer_id == reviewer)
+            .group_by(Rating.helpful)).all())
+        record.helpful, record.unhelpful = counts.get(True, 0), counts.get(False, 0)
     return {"review_code": code, "helpful": helpful}
 
 

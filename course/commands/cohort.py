@@ -204,7 +204,7 @@ def rota(groups_csv, sessions, plan_name, co_facilitators, seed, output):
 
 @click.group()
 def reviews():
-    """Allocate peer reviews and aggregate their scores."""
+    """Peer review: review rounds in the cohort store (open, close), or CSV files (allocate, aggregate)."""
 
 
 @reviews.command("allocate")
