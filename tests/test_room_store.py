@@ -241,3 +241,31 @@ def test_withdrawn_people_and_strangers_see_nothing(store):
             rv.tutor_groups(s, "p01")
         review = s.scalar(select(Review))
         assert review is None  # nothing submitted by the failed attempts above
+
+
+def test_a_round_waiting_for_calibration_cannot_close_and_a_flag_is_decided_once(store):
+    from course.cohort.db import StoreError
+
+    with store.session() as s:
+        with pytest.raises(StoreError, match="calibration samples"):
+            close_and_grade(s, "brief", None, "coord", force=True)
+    round_id, rubric = open_round(store)
+    submit_everything(store, rubric)
+    with store.session() as s:
+        close_and_grade(s, "brief", None, "coord", force=True)
+    with store.session() as s:
+        [fb] = rv.received(s, "p03")
+        code = fb["reviews"][0]["review_code"]
+        rv.flag_review(s, "p03", code, "Rude.")
+    with store.session() as s:
+        rv.decide_flag(s, "coord", code, uphold=False)
+    with store.session() as s:
+        with pytest.raises(rv.Refused, match="dismissed already"):
+            rv.decide_flag(s, "coord", code, uphold=True)
+
+
+def test_author_names_leave_the_texts_reviewers_read_with_or_without_accents(store):
+    from course.grading.written import anonymise
+
+    assert anonymise("ETIENNE TREMBLAY wrote this; etienne@x.org", "Étienne Tremblay", "p16",
+                     "etienne@x.org") == "[author] wrote this; [author]"

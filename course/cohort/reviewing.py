@@ -8,7 +8,6 @@ that probing ids tells nobody anything. Reviewers appear to authors only as revi
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from datetime import datetime, timedelta
 
@@ -16,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from course.cohort.db import audit
+from course.redact import redact_person
 from course.cohort.models import (Allocation, CalibrationAnswer, CalibrationSample, Flag,
                                   Membership, Person, Rating, Review, ReviewerRecord,
                                   ReviewItem, ReviewRound, RotaEntry, StudyGroup, Submission,
@@ -148,13 +148,13 @@ def max_points(rubric: dict) -> float:
 
 def _pending_samples(session: Session, rnd: ReviewRound, person_id: str) -> list[CalibrationSample]:
     """Calibration samples this reviewer still has to score (never their own text)."""
-    answered = set(session.scalars(select(CalibrationAnswer.sample_id)
-                                   .where(CalibrationAnswer.reviewer_id == person_id)))
-    own = set(session.scalars(select(Submission.id).where(Submission.round_id == rnd.id,
-                                                          Submission.author_id == person_id)))
-    samples = session.scalars(select(CalibrationSample).where(CalibrationSample.round_id == rnd.id)
-                              .order_by(CalibrationSample.id)).all()
-    return [s for s in samples if s.id not in answered and s.submission_id not in own]
+    # One query, not three: it runs on every request about a task (see bench/room.py).
+    answered = select(CalibrationAnswer.sample_id).where(CalibrationAnswer.reviewer_id == person_id)
+    own = select(Submission.id).where(Submission.round_id == rnd.id, Submission.author_id == person_id)
+    return list(session.scalars(select(CalibrationSample).where(
+        CalibrationSample.round_id == rnd.id, CalibrationSample.id.not_in(answered),
+        CalibrationSample.submission_id.is_(None) | CalibrationSample.submission_id.not_in(own))
+        .order_by(CalibrationSample.id)))
 
 
 def review_tasks(session: Session, person_id: str, now: datetime | None = None) -> list[dict]:
@@ -246,7 +246,7 @@ def check_scores(rubric: dict, scores: dict, comments: dict | None, complete: bo
         if raw is not None and str(raw).strip() != "":
             try:
                 value = float(raw)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # e.g. 10 ** 400 from JSON
                 value = None
             if value is None or value not in allowed:
                 errors[f"score-{cid}"] = f"choose one of {', '.join(f'{p:g}' for p in allowed)}"
@@ -279,7 +279,8 @@ def save_review(session: Session, person_id: str, code: str, scores: dict, comme
     if review is not None and review.state == "submitted" and not submit:
         raise Refused("this review is submitted: submit it again to change it")
     checked = check_scores(rnd.rubric, scores, comments, complete=submit)
-    if review is None:
+    created = review is None
+    if created:
         review = Review(review_code=code)
         session.add(review)
     review.state = "submitted" if submit else "draft"
@@ -289,7 +290,8 @@ def save_review(session: Session, person_id: str, code: str, scores: dict, comme
     scored = [v for v, _ in checked.values() if v is not None]
     review.total = float(sum(scored)) if len(scored) == len(checked) else None
     session.flush()
-    existing = {i.criterion: i for i in session.scalars(select(ReviewItem).where(ReviewItem.review_code == code))}
+    existing = {} if created else {i.criterion: i for i in session.scalars(
+        select(ReviewItem).where(ReviewItem.review_code == code))}
     for cid, (value, comment) in checked.items():
         item = existing.get(cid) or ReviewItem(review_code=code, criterion=cid)
         item.score, item.comment = value, comment
@@ -396,12 +398,9 @@ def score_sample(session: Session, tutor_id: str, sample_id: int, scores: dict,
 
 def _redact(text: str, reviewer: Person | None) -> str:
     """Take a reviewer's name, id and e-mail out of what an author reads."""
-    if reviewer is None or not text:
+    if reviewer is None:
         return text
-    words = [reviewer.id, reviewer.email, reviewer.name] + [w for w in reviewer.name.split() if len(w) >= 3]
-    for word in sorted(filter(None, words), key=len, reverse=True):
-        text = re.sub(rf"(?<!\w){re.escape(word)}(?!\w)", "[reviewer]", text, flags=re.IGNORECASE)
-    return text
+    return redact_person(text, reviewer.name, reviewer.id, reviewer.email, "[reviewer]")
 
 
 def received(session: Session, person_id: str) -> list[dict]:
@@ -429,6 +428,7 @@ def _reviews_of(session: Session, sub: Submission, rnd: ReviewRound, for_author:
                            .where(Allocation.submission_id == sub.id, Review.state == "submitted")
                            .order_by(Allocation.review_code)).all()
     titles = {c["id"]: c["title"] for c in rnd.rubric["criteria"]}
+    order = {cid: n for n, cid in enumerate(titles)}  # items in the rubric's order
     out = []
     for allocation, review in rows:
         reviewer = session.get(Person, allocation.reviewer_id) if for_author else None
@@ -438,7 +438,7 @@ def _reviews_of(session: Session, sub: Submission, rnd: ReviewRound, for_author:
         view = {"review_code": review.review_code, "total": review.total,
                 "items": [{"criterion": titles.get(cid, cid), "id": cid, "score": item["score"],
                            "comment": _redact(item["comment"], reviewer) if for_author else item["comment"]}
-                          for cid, item in items.items()],
+                          for cid, item in sorted(items.items(), key=lambda kv: order.get(kv[0], len(order)))],
                 "helpful": rating.helpful if rating else None,
                 "flagged": flag is not None, "flag_reason": flag.reason if flag else "",
                 "flag_outcome": flag.outcome if flag else ""}
@@ -559,7 +559,7 @@ def set_score(session: Session, tutor_id: str, submission_id: int, score, note: 
     top = max_points(rnd.rubric)
     try:
         value = float(score)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise Invalid({"score": f"a number from 0 to {top:g}"}) from None
     if not 0 <= value <= top:
         raise Invalid({"score": f"a number from 0 to {top:g}"})
@@ -599,6 +599,8 @@ def decide_flag(session: Session, tutor_id: str, code: str, uphold: bool) -> dic
     sub = session.get(Submission, allocation.submission_id)
     if not _may_tutor(session, me, sub.author_id):
         raise NotFound("no such flag")
+    if flag.outcome:
+        raise Refused(f"this flag was {flag.outcome} already")
     flag.outcome = "upheld" if uphold else "dismissed"
     flag.decided_by = tutor_id
     audit(session, tutor_id, "flag.uphold" if uphold else "flag.dismiss", code)

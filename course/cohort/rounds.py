@@ -499,6 +499,9 @@ def close_round(session: Session, name: str, actor: str, now: datetime | None = 
     aggregate its reviews. Closing a closed round again only aggregates again."""
     now = now or utcnow()
     rnd = find_round(session, name)
+    if rnd.state == "calibration":
+        raise StoreError(f"round {name!r} is still waiting for tutors to score its calibration "
+                         "samples (the room's Tutor page): nobody has reviewed anything yet")
     again = rnd.state == "closed"
     until = rnd.due + timedelta(hours=rnd.grace_hours) if rnd.due is not None else None
     early = not again and until is not None and now < until

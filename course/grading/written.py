@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from course.errors import UserError
 from course.grading.nbgrader_course import NbgraderCourse
 from course.layout import Layout
+from course.redact import redact_person
 
 RUBRIC_CELL = "brief_rubric"
 MIN_COMMENT = 40
@@ -240,11 +241,7 @@ def written_answers(course_root: Path, assignment: str, notebook: str,
 
 def anonymise(text: str, name: str, person_id: str, email: str) -> str:
     """The text with its author's e-mail, id, name and name parts (3+ letters) as "[author]"."""
-    targets = [email.strip(), person_id.strip(), name.strip()]
-    targets += [part for part in re.split(r"[\s,]+", name) if len(part) >= 3]
-    for target in sorted({t for t in targets if t}, key=len, reverse=True):
-        text = re.sub(rf"(?<!\w){re.escape(target)}(?!\w)", "[author]", text, flags=re.IGNORECASE)
-    return text
+    return redact_person(text, name, person_id, email, "[author]")
 
 
 # -- the gradebook -----------------------------------------------------------

@@ -33,6 +33,7 @@ from course.room import api, calendar, pages, staff
 
 HERE = Path(__file__).parent
 log = logging.getLogger("igcb.room")
+BACKLOG = 2048  # connections waiting to be accepted
 
 
 @dataclass
@@ -90,13 +91,27 @@ def templates() -> Environment:
     return env
 
 
+class StaticFiles(web.StaticFileHandler):
+    """The room's assets; whatever is not a file in static/ is simply not there (404)."""
+
+    async def get(self, path: str, include_body: bool = True) -> None:
+        try:
+            await super().get(path, include_body)
+        except web.HTTPError as err:  # tornado answers 403 outside static/ and for folders
+            if err.status_code != 403:
+                raise
+            raise web.HTTPError(404) from None
+        except ValueError:  # a NUL byte in the path
+            raise web.HTTPError(404) from None
+
+
 def make_app(room: Room, cookie_secret: bytes) -> web.Application:
     prefix = room.prefix
     handlers = [(url_path_join(prefix, pattern), handler)
                 for pattern, handler in pages.HANDLERS + staff.HANDLERS + api.HANDLERS]
     handlers += [
         (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
-        (url_path_join(prefix, "static/(.*)"), web.StaticFileHandler, {"path": str(HERE / "static")}),
+        (url_path_join(prefix, "static/(.*)"), StaticFiles, {"path": str(HERE / "static")}),
         (prefix.rstrip("/"), web.RedirectHandler, {"url": prefix}),
     ]
     return web.Application(handlers, room=room, cookie_secret=cookie_secret, xsrf_cookies=True,
@@ -152,7 +167,10 @@ def main(argv: list[str] | None = None) -> None:
 
     async def serve():
         server = HTTPServer(app, xheaders=True)
-        server.listen(listen.port, listen.hostname or "127.0.0.1")
+        # A whole cohort may connect at once: with Tornado's default backlog (128) the kernel
+        # drops the other connections, which retry only after 1 s, 3 s, ... (bench/room.py).
+        # Linux caps it at net.core.somaxconn (4096 by default).
+        server.listen(listen.port, listen.hostname or "127.0.0.1", backlog=BACKLOG)
         log.info("course room of %s at %s%s", room.course, listen.geturl(), prefix)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

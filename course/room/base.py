@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from jupyterhub.services.auth import HubOAuthenticated
 from tornado import web
@@ -35,6 +35,15 @@ class RoomHandler(HubOAuthenticated, web.RequestHandler):
         self.set_header("X-Content-Type-Options", "nosniff")
         self.set_header("Referrer-Policy", "same-origin")
         self.set_header("Cache-Control", "no-store")
+
+    def check_xsrf_cookie(self):
+        # A browser says where a form comes from: nothing sent from another site changes
+        # anything here, even with a valid _xsrf token (then checked as the hub does).
+        origin = self.request.headers.get("Origin")
+        if (self.request.headers.get("Sec-Fetch-Site") == "cross-site"
+                or (origin is not None and urlsplit(origin).netloc != self.request.host)):
+            raise web.HTTPError(403, "cross-site request")
+        super().check_xsrf_cookie()
 
     async def prepare(self):
         # Resolve the hub user without blocking the event loop (cached for get_current_user).

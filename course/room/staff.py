@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tornado import web
 
 from course.cohort import reviewing
@@ -80,7 +82,8 @@ class TutorCalibrationPage(PageHandler):
     @web.authenticated
     def post(self, round_id):
         me = self.require_person()
-        sample_id = int(self.get_body_argument("sample_id", "0") or 0)
+        given = self.get_body_argument("sample_id", "")
+        sample_id = int(given) if re.fullmatch(r"[0-9]{1,9}", given) else 0  # 0: no such sample
         with self.transaction() as s:
             rnd = reviewing.round_info(s, me.id, int(round_id))
         scores, _ = form_scores(self, rnd["rubric"])
