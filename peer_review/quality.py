@@ -26,7 +26,9 @@ def group_quality(groups: pd.DataFrame) -> dict:
     clashes = int((orgs.groupby(["group", "_org"]).size() - 1).sum())
     g = groups["gender"] if "gender" in groups.columns else pd.Series("undisclosed", index=groups.index)
     per = pd.crosstab(groups["group"], g)
-    imbalance = (per.get("female", 0) - per.get("male", 0)).abs()
+    # A roster with no one female (or male) has no such column: count zero for every group.
+    imbalance = (per.reindex(columns=["female", "male"], fill_value=0)
+                 .eval("female - male").abs())
     spread = groups.assign(_off=[utc_offset_hours(t) for t in groups["timezone"]]).groupby("group")["_off"].agg(lambda x: x.max() - x.min())
     return {
         "people": len(groups),

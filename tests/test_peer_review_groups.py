@@ -112,3 +112,11 @@ def test_groups_command_exit_2_names_who_cannot_be_placed(tmp_path):
     assert "cannot be placed" in result.stderr
     assert "p18: speaks de" in result.stderr
     assert not out.exists()
+
+
+def test_quality_of_groups_where_nobody_gave_a_gender():
+    roster = pd.read_csv(f"{EXAMPLES}/roster.csv", dtype=str).fillna("")
+    for gender in ("", None):
+        table = roster.assign(gender=gender) if gender is not None else roster.drop(columns=["gender"])
+        table = table.assign(group=[str(i % 4 + 1) for i in range(len(table))])
+        assert group_quality(table)["gender_imbalance_max"] == 0

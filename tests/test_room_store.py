@@ -47,27 +47,32 @@ def open_round(store):
 
 def test_calibration_comes_first_and_shows_the_tutors_scores(store):
     with store.session() as s:
-        [waiting] = rv.review_tasks(s, "p01")
+        [waiting] = rv.review_tasks(s, "p02")
         assert waiting["waiting"] and not waiting["tasks"]
         with pytest.raises(rv.NotFound):
-            rv.get_task(s, "p01", s.scalar(select(Allocation.review_code).where(Allocation.reviewer_id == "p01")))
+            rv.get_task(s, "p02", s.scalar(select(Allocation.review_code).where(Allocation.reviewer_id == "p02")))
     round_id, rubric = open_round(store)
     with store.session() as s:
-        [r] = rv.review_tasks(s, "p01")
+        [r] = rv.review_tasks(s, "p02")
         assert r["calibration"] and all(t["locked"] for t in r["tasks"])
         with pytest.raises(rv.Refused):
-            rv.get_task(s, "p01", r["tasks"][0]["review_code"])
+            rv.get_task(s, "p02", r["tasks"][0]["review_code"])
         for sample in r["calibration"]:
-            view = rv.get_sample(s, "p01", sample["sample_id"])
+            view = rv.get_sample(s, "p02", sample["sample_id"])
             assert not view["answered"] and "comparison" not in view  # no peeking
             with pytest.raises(rv.Invalid):
-                rv.answer_sample(s, "p01", sample["sample_id"], {})
-            result = rv.answer_sample(s, "p01", sample["sample_id"], full_review(rubric, 2)[0])
+                rv.answer_sample(s, "p02", sample["sample_id"], {})
+            result = rv.answer_sample(s, "p02", sample["sample_id"], full_review(rubric, 2)[0])
             assert result["error"] == 1.0
             with pytest.raises(rv.Refused):
-                rv.answer_sample(s, "p01", sample["sample_id"], full_review(rubric, 2)[0])
-        [r] = rv.review_tasks(s, "p01")
+                rv.answer_sample(s, "p02", sample["sample_id"], full_review(rubric, 2)[0])
+        [r] = rv.review_tasks(s, "p02")
         assert not r["calibration"] and not any(t["locked"] for t in r["tasks"])
+        # p01 reads French only: the English samples are not theirs to score.
+        [r] = rv.review_tasks(s, "p01")
+        assert not r["calibration"] and r["tasks"]
+        with pytest.raises(rv.NotFound):
+            rv.get_sample(s, "p01", rv.samples_for_tutor(s, "t01", round_id)[0]["sample_id"])
 
 
 def test_nobody_gets_their_own_text_as_a_calibration_sample(store):

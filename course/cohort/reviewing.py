@@ -151,8 +151,10 @@ def _pending_samples(session: Session, rnd: ReviewRound, person_id: str) -> list
     # One query, not three: it runs on every request about a task (see bench/room.py).
     answered = select(CalibrationAnswer.sample_id).where(CalibrationAnswer.reviewer_id == person_id)
     own = select(Submission.id).where(Submission.round_id == rnd.id, Submission.author_id == person_id)
+    reads = (session.scalar(select(Person.languages).where(Person.id == person_id)) or "").split(";")
     return list(session.scalars(select(CalibrationSample).where(
         CalibrationSample.round_id == rnd.id, CalibrationSample.id.not_in(answered),
+        CalibrationSample.language.in_(reads),  # only texts in a language the reviewer reads
         CalibrationSample.submission_id.is_(None) | CalibrationSample.submission_id.not_in(own))
         .order_by(CalibrationSample.id)))
 
@@ -311,7 +313,8 @@ def _sample_for_reviewer(session: Session, person_id: str, sample_id: int) -> tu
         Allocation.round_id == rnd.id, Allocation.reviewer_id == person_id, ~Allocation.withdrawn))
     own = sample.submission_id is not None and session.scalar(
         select(Submission.author_id).where(Submission.id == sample.submission_id)) == person_id
-    if not mine or own or rnd.state == "calibration":
+    reads = session.get(Person, person_id).languages.split(";")
+    if not mine or own or rnd.state == "calibration" or sample.language not in reads:
         raise NotFound("no such sample")
     return sample, rnd
 
