@@ -105,8 +105,6 @@ def read_csv_bytes(data: bytes, required: tuple[str, ...] = ()) -> pd.DataFrame:
 
     Raises RosterError for an empty or non-UTF-8 file, or missing columns.
     """
-    if not data.strip():
-        raise RosterError([RosterProblem(None, None, "", "the file is empty; expected a header row and one row per person")])
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -114,6 +112,8 @@ def read_csv_bytes(data: bytes, required: tuple[str, ...] = ()) -> pd.DataFrame:
         raise RosterError(
             [RosterProblem(line, None, "", f"the file is not UTF-8 (byte {data[err.start]:#x} at offset {err.start}); save it as UTF-8")]
         ) from None
+    if not text.strip():  # nothing, or only a byte-order mark and blanks
+        raise RosterError([RosterProblem(None, None, "", "the file is empty; expected a header row and one row per record")])
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
     except (pd.errors.ParserError, csv.Error) as err:

@@ -100,3 +100,9 @@ def test_nothing_written_when_the_roster_is_bad(tmp_path):
     assert result.exit_code == 2
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize("data", [b"", b"\xef\xbb\xbf", b"\xef\xbb\xbf\n  \n", b"\n\n"])
+def test_an_empty_file_or_only_a_byte_order_mark_is_named_empty(data):
+    with pytest.raises(RosterError, match="the file is empty"):
+        read_csv_bytes(data)
