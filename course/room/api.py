@@ -18,13 +18,15 @@ class Me(ApiHandler):
 class Tasks(ApiHandler):
     def get(self):
         with self.transaction() as s:
-            self.send({"rounds": reviewing.review_tasks(s, self.me.id)})
+            answer = {"rounds": reviewing.review_tasks(s, self.me.id)}
+        self.send(answer)
 
 
 class Task(ApiHandler):
     def get(self, code):
         with self.transaction() as s:
-            self.send(reviewing.get_task(s, self.me.id, code))
+            answer = reviewing.get_task(s, self.me.id, code)
+        self.send(answer)
 
     def put(self, code):
         data = self.body()
@@ -42,32 +44,37 @@ class Task(ApiHandler):
 class Sample(ApiHandler):
     def get(self, sample_id):
         with self.transaction() as s:
-            self.send(reviewing.get_sample(s, self.me.id, int(sample_id)))
+            answer = reviewing.get_sample(s, self.me.id, int(sample_id))
+        self.send(answer)
 
     def put(self, sample_id):
         scores = self.body().get("scores") or {}
         if not isinstance(scores, dict):
             return self.send({"error": "scores: an object of criterion -> score", "status": 400}, 400)
         with self.transaction() as s:
-            self.send(reviewing.answer_sample(s, self.me.id, int(sample_id), scores))
+            answer = reviewing.answer_sample(s, self.me.id, int(sample_id), scores)
+        self.send(answer)
 
 
 class Received(ApiHandler):
     def get(self):
         with self.transaction() as s:
-            self.send({"rounds": reviewing.received(s, self.me.id)})
+            answer = {"rounds": reviewing.received(s, self.me.id)}
+        self.send(answer)
 
 
 class Queue(ApiHandler):
     def get(self):
         with self.transaction() as s:
-            self.send({"queue": reviewing.queue(s, self.me.id)})
+            answer = {"queue": reviewing.queue(s, self.me.id)}
+        self.send(answer)
 
 
 class Submission(ApiHandler):
     def get(self, submission_id):
         with self.transaction() as s:
-            self.send(reviewing.submission_for_tutor(s, self.me.id, int(submission_id)))
+            answer = reviewing.submission_for_tutor(s, self.me.id, int(submission_id))
+        self.send(answer)
 
 
 class Score(ApiHandler):
