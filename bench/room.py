@@ -41,7 +41,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import aiohttp
@@ -54,9 +53,9 @@ sys.path.insert(0, str(REPO / "bench"))
 from cohort import REGIONS, STAKEHOLDERS  # noqa: E402
 from room_helpers import ROOM, api_token, start_room_hub  # noqa: E402
 from hub_helpers import login  # noqa: E402
+from pg_helpers import scratch_database  # noqa: E402
 
 ADMIN = "coord"
-PG = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 REQUEST_TIMEOUT = 120  # seconds, per request
 KINDS = ("tasks", "task", "review")
 
@@ -240,18 +239,8 @@ def database(kind: str, folder: Path):
     if kind == "sqlite":
         yield f"sqlite:///{folder / 'cohort.sqlite'}"
         return
-    import psycopg
-
-    name = f"igcb_bench_room_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG, autocommit=True) as connection:
-            connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                               "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    with scratch_database(prefix="igcb_bench_room") as url:
+        yield url
 
 
 # --- tokens and the load -------------------------------------------------------------------------

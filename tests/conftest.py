@@ -1,4 +1,5 @@
 import shutil
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -121,23 +122,15 @@ def db_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path}/cohort.sqlite"
         return
-    import uuid
-
     import psycopg
 
+    from pg_helpers import scratch_database
+
     host, port = request.getfixturevalue("postgres_server")
-    admin = f"host={host} port={port} user=postgres dbname=postgres"
-    name = f"igcb_test_{uuid.uuid4().hex[:16]}"
-    try:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.Error as err:
-        pytest.fail(f"cannot create a test database on PostgreSQL at {host}:{port} "
-                    f"(user postgres, trust auth expected): {err}")
-    try:
-        yield f"postgresql+psycopg://postgres@{host}:{port}/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                               "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_database(host, port))
+        except psycopg.Error as err:
+            pytest.fail(f"cannot create a test database on PostgreSQL at {host}:{port} "
+                        f"(user postgres, trust auth expected): {err}")
+        yield url

@@ -1,0 +1,26 @@
+"""A PostgreSQL database of its own for one test or benchmark, dropped afterwards."""
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+
+@contextmanager
+def scratch_database(host: str = "127.0.0.1", port: int = 5432, prefix: str = "igcb_test") -> Iterator[str]:
+    """Create `<prefix>_<random>` (user postgres, trust auth); yield its SQLAlchemy URL; drop it.
+
+    Raises psycopg.Error when the server refuses; the caller says what that means.
+    """
+    admin = f"host={host} port={port} user=postgres dbname=postgres"
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@{host}:{port}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
