@@ -22,6 +22,7 @@ from course.cohort.db import open_store
 from course.cohort.models import (Allocation, CalibrationSample, Flag, Membership, Person,
                                   Review, ReviewRound, Submission, TutorAssignment,
                                   TutorDecision)
+from pg_helpers import scratch_database
 from room_helpers import (PARTICIPANTS, ROOM, TUTORS, api_token, form_token, make_cohort,
                           room_login, start_room_hub)
 
@@ -34,20 +35,9 @@ def database(request, kind: str, folder):
     if kind == "sqlite":
         yield f"sqlite:///{folder}/cohort.sqlite"
         return
-    import psycopg
-
     host, port = request.getfixturevalue("postgres_server")
-    admin = f"host={host} port={port} user=postgres dbname=postgres"
-    name = f"igcb_room_api_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@{host}:{port}/{name}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                               "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    with scratch_database(host, port, prefix="igcb_room_api") as url:
+        yield url
 
 
 @dataclass
