@@ -189,7 +189,7 @@ def review_tasks(session: Session, person_id: str, now: datetime | None = None) 
 
 def _round_view(rnd: ReviewRound, now: datetime) -> dict:
     return {"id": rnd.id, "name": rnd.name, "state": rnd.state,
-            "due": rnd.due.isoformat(timespec="minutes") if rnd.due else None,
+            "due": rnd.due.isoformat(sep=" ", timespec="minutes") if rnd.due else None,
             "past_due": bool(rnd.due and now > rnd.due), "max_points": max_points(rnd.rubric)}
 
 
@@ -549,7 +549,7 @@ def submission_for_tutor(session: Session, tutor_id: str, submission_id: int) ->
             "max_points": max_points(rnd.rubric),
             "reviews": _reviews_of(session, sub, rnd, for_author=False),
             "decisions": [{"tutor": names.get(d.tutor_id, d.tutor_id), "score": d.score,
-                           "note": d.note, "at": d.at.isoformat(timespec="minutes")} for d in decisions]}
+                           "note": d.note, "at": d.at.isoformat(sep=" ", timespec="minutes")} for d in decisions]}
 
 
 def set_score(session: Session, tutor_id: str, submission_id: int, score, note: str) -> dict:
@@ -658,7 +658,7 @@ def progress(session: Session, coordinator_id: str, round_id: int, now: datetime
             "drafts": sum(p["drafts"] for p in per.values()), "missing": total - done,
             "calibration_samples": samples,
             "time_left": _duration(left) if left is not None else None,
-            "grace_ends": (rnd.due + timedelta(hours=rnd.grace_hours)).isoformat(timespec="minutes") if rnd.due else None,
+            "grace_ends": (rnd.due + timedelta(hours=rnd.grace_hours)).isoformat(sep=" ", timespec="minutes") if rnd.due else None,
             "reviewers": reviewers, "late": [r for r in reviewers if r["late"]]}
 
 
