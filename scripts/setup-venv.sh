@@ -35,27 +35,24 @@ if [ ! -x "$venv/node_modules/.bin/configurable-http-proxy" ]; then
     echo "setup: installing configurable-http-proxy (JupyterHub's proxy) from the npm registry"
     "$venv/bin/npm" install --silent --no-fund --no-audit --prefix "$venv" configurable-http-proxy@4
 fi
+# A Debian package the tests need: installed when we are root, otherwise named for the user.
+debian_package() {  # debian_package PACKAGE WHAT-FOR
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "setup: installing $1 from Debian's packages ($2)"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1"
+    else
+        echo "setup: note: $2 need $1: run 'sudo apt-get install $1'" >&2
+    fi
+}
 # The cohort store's tests need PostgreSQL: the server on 127.0.0.1:5432 if one answers, else
 # a private one they start with initdb (which Debian's postgresql package provides).
 if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null \
         && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "setup: installing PostgreSQL (the cohort store's tests start their own server with it)"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql
-    else
-        echo "setup: note: no PostgreSQL server on 127.0.0.1:5432 and no initdb: the cohort" \
-             "store's tests need one ('sudo apt-get install postgresql')" >&2
-    fi
+    debian_package postgresql "the cohort store's tests start their own server with it"
 fi
 # The room's browser tests drive Debian's Chromium through Playwright (never `playwright
 # install`, which downloads a browser of its own).
 if [ ! -x /usr/bin/chromium ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "setup: installing Chromium from Debian's packages (for the browser tests)"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
-    else
-        echo "setup: note: /usr/bin/chromium is missing: the browser tests need it" \
-             "('sudo apt-get install chromium')" >&2
-    fi
+    debian_package chromium "the room's browser tests"
 fi
 echo "setup: done"
