@@ -41,7 +41,7 @@ debian_package() {  # debian_package PACKAGE WHAT-FOR
         echo "setup: installing $1 from Debian's packages ($2)"
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1"
     else
-        echo "setup: note: $2 need $1: run 'sudo apt-get install $1'" >&2
+        echo "setup: note: $1 is missing ($2): run 'sudo apt-get install $1'" >&2
     fi
 }
 # The cohort store's tests need PostgreSQL: the server on 127.0.0.1:5432 if one answers, else
