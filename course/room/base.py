@@ -96,8 +96,10 @@ class PageHandler(RoomHandler):
         if isinstance(e, reviewing.NotFound):
             e = web.HTTPError(404)
         elif isinstance(e, reviewing.Refused):
-            self.set_status(409)
             self.render_page("error.html", status=409, title="Not now", message=str(e))
+            return
+        elif isinstance(e, reviewing.Invalid):  # a form without a page of its own to redisplay
+            self.render_page("error.html", status=400, title="Please check", message=str(e))
             return
         super()._handle_request_exception(e)
 
