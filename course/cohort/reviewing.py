@@ -11,15 +11,20 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from course.cohort.db import audit
-from course.redact import redact_person
 from course.cohort.models import (Allocation, CalibrationAnswer, CalibrationSample, Flag,
                                   Membership, Person, Rating, Review, ReviewerRecord,
                                   ReviewItem, ReviewRound, RotaEntry, StudyGroup, Submission,
                                   TutorAssignment, TutorDecision, utcnow)
+from course.cohort.rounds import aggregate_round, duration, refresh_reviewer_records, to_cell_points
+from course.grading.written import rubric_scale
+from course.redact import redact_person
+from peer_review.allocation import new_review_codes
+from peer_review.roster import org_keys
 
 MAX_COMMENT = 5000
 MAX_NOTE = 2000
@@ -143,7 +148,7 @@ def _round(session: Session, round_id: int) -> ReviewRound:
 
 
 def max_points(rubric: dict) -> float:
-    return float(sum(max(level["points"] for level in c["levels"]) for c in rubric["criteria"]))
+    return rubric_scale(rubric)[1]
 
 
 def _pending_samples(session: Session, rnd: ReviewRound, person_id: str) -> list[CalibrationSample]:
@@ -576,13 +581,8 @@ def set_score(session: Session, tutor_id: str, submission_id: int, score, note: 
     sub.score_source = "tutor"
     audit(session, tutor_id, "submission.score", str(sub.id), score=value, note=note)
     return {"submission_id": sub.id, "score": value, "round": rnd.name,
-            "author_id": sub.author_id, "points": _gradebook_points(rnd, value)}
-
-
-def _gradebook_points(rnd: ReviewRound, value: float) -> float | None:
-    if rnd.points is None:
-        return None
-    return round(value / max_points(rnd.rubric) * rnd.points, 3)
+            "author_id": sub.author_id,
+            "points": to_cell_points(rnd, value) if rnd.points is not None else None}
 
 
 def flagged_submission(session: Session, code: str) -> int:
@@ -609,7 +609,6 @@ def decide_flag(session: Session, tutor_id: str, code: str, uphold: bool) -> dic
     audit(session, tutor_id, "flag.uphold" if uphold else "flag.dismiss", code)
     session.flush()
     rnd = session.get(ReviewRound, sub.round_id)
-    from course.cohort.rounds import aggregate_round, refresh_reviewer_records
     if uphold:
         aggregate_round(session, rnd)
     refresh_reviewer_records(session, rnd)
@@ -657,25 +656,14 @@ def progress(session: Session, coordinator_id: str, round_id: int, now: datetime
     return {"round": _round_view(rnd, now), "tasks": total, "submitted": done,
             "drafts": sum(p["drafts"] for p in per.values()), "missing": total - done,
             "calibration_samples": samples,
-            "time_left": _duration(left) if left is not None else None,
+            "time_left": (duration(left) if left > timedelta(0) else "past the deadline")
+                         if left is not None else None,
             "grace_ends": (rnd.due + timedelta(hours=rnd.grace_hours)).isoformat(sep=" ", timespec="minutes") if rnd.due else None,
             "reviewers": reviewers, "late": [r for r in reviewers if r["late"]]}
 
 
-def _duration(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds <= 0:
-        return "past the deadline"
-    days, rest = divmod(seconds, 86400)
-    return f"{days} d {rest // 3600} h" if days else f"{rest // 3600} h {rest % 3600 // 60} min"
-
-
 def reassign_late(session: Session, coordinator_id: str, round_id: int, reviewer_id: str) -> dict:
     """Give a late reviewer's unsubmitted tasks to people who have finished theirs."""
-    from peer_review.allocation import new_review_codes
-    from peer_review.roster import org_keys
-    import pandas as pd
-
     require_coordinator(session, coordinator_id)
     rnd = _round(session, round_id)
     if rnd.state != "open":

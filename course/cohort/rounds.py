@@ -49,7 +49,8 @@ def _stamp(when: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _duration(delta: timedelta) -> str:
+def duration(delta: timedelta) -> str:
+    """A time span as people read it: '2 d 3 h', '5 h 12 min' (nothing below 0)."""
     minutes = max(0, int(delta.total_seconds() // 60))
     days, rest = divmod(minutes, 24 * 60)
     hours, minutes = divmod(rest, 60)
@@ -507,7 +508,7 @@ def close_round(session: Session, name: str, actor: str, now: datetime | None = 
     early = not again and until is not None and now < until
     if early and not force:
         raise StoreError(f"round {name!r} is due {_stamp(rnd.due)}, with {rnd.grace_hours:g} h of grace "
-                         f"until {_stamp(until)}: {_duration(until - now)} left (--force closes it now)")
+                         f"until {_stamp(until)}: {duration(until - now)} left (--force closes it now)")
     report = aggregate_round(session, rnd, anchors=anchors, actor=actor)
     if not again:
         rnd.state, rnd.closed_at = "closed", now
