@@ -274,3 +274,12 @@ def test_author_names_leave_the_texts_reviewers_read_with_or_without_accents(sto
 
     assert anonymise("ETIENNE TREMBLAY wrote this; etienne@x.org", "Étienne Tremblay", "p16",
                      "etienne@x.org") == "[author] wrote this; [author]"
+
+
+def test_opening_a_store_that_was_never_initialised_creates_nothing(tmp_path):
+    from course.cohort.db import StoreError
+
+    path = tmp_path / "state" / "cohort.sqlite"
+    with pytest.raises(StoreError, match="run `igcb cohort init` first"):
+        open_store(f"sqlite:///{path}", create=False)
+    assert not path.exists()  # the room and every command refuse without leaving a file

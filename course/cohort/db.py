@@ -124,6 +124,8 @@ class Store:
 
 def open_store(url: str, create: bool = True) -> Store:
     """Open (and migrate) the store at `url`; `create=False` refuses a store never initialised."""
+    if not create and (missing := _missing_sqlite_file(url)) is not None:
+        raise StoreError(f"no cohort store at {missing}: run `igcb cohort init` first")
     engine = make_engine(url)
     try:
         if not create and "settings" not in inspect(engine).get_table_names():
@@ -134,6 +136,18 @@ def open_store(url: str, create: bool = True) -> Store:
         engine.dispose()
         raise StoreError(f"cannot open the cohort store at {_shown(url)}: {err.orig}") from None
     return Store(engine)
+
+
+def _missing_sqlite_file(url: str) -> Path | None:
+    """The SQLite file of `url` when it does not exist (opening it would create it)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    return None if Path(database).exists() else Path(database)
 
 
 def _shown(url: str) -> str:

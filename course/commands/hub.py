@@ -13,7 +13,7 @@ import click
 
 from course.cohort.structure import people_frame
 from course.commands.cohort import INPUT_FILE
-from course.commands.store import cohort_session, cohort_url, load_rosters, open_cohort
+from course.commands.store import cohort_session, cohort_url, hub_root, load_rosters, open_cohort
 from course.errors import UserError
 from course.hub import (formgrader_path, hub_settings, room_path, room_service, tutor_group,
                         username_problems, USERNAME_RULE)
@@ -129,7 +129,7 @@ def hub(plan_name, roster_csv, tutors_csv, state_dir, db, ip, port, mode):
         raise UserError("configurable-http-proxy is missing: run scripts/setup-venv.sh "
                         "(or `make test` once) to install it with Node.js into the venv")
     _check_port_free(ip, port)
-    state = (state_dir or layout.root / ".hub" / plan.id).resolve()
+    state = (state_dir or hub_root() / plan.id).resolve()
     if roster_csv is not None:
         load_rosters(plan_name, roster_csv, tutors_csv, admin, False, state, db)
     participants, tutors = stored_people(state, db, plan.id)

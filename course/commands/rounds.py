@@ -16,8 +16,9 @@ from sqlalchemy.engine import make_url
 
 from course.cohort.gradebook import close_and_grade, uses_gradebook
 from course.cohort.rounds import find_round, open_round
+from course.cohort.structure import get_setting
 from course.commands.cohort import INPUT_FILE, _echo, read_table, reviews
-from course.commands.store import (actor_of, cohort_session, cohort_url, open_cohort, setting,
+from course.commands.store import (actor_of, cohort_session, cohort_url, open_cohort,
                                    store_options, stored_plan)
 from course.errors import Problem, UserError
 from course.grading.written import (default_rubric, find_written_cell, load_rubric_file,
@@ -103,7 +104,7 @@ def read_submissions(path: Path) -> pd.DataFrame:
 
 def _cohort_settings(session) -> Cohort:
     """The plan's cohort settings (the defaults when the store has no plan)."""
-    if setting(session, "plan") is None:
+    if get_setting(session, "plan") is None:
         return Cohort()
     return stored_plan(session)[1].cohort
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 import pandas as pd
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from course.cohort.db import DB_FILE, ENV_URL, Store, StoreError, open_store, resolve_url
 from course.cohort.models import utcnow
@@ -80,18 +80,6 @@ def cohort_url(state: Path | None, db: str | None, course: str | None = None) ->
     return resolve_url(None, None, _default_state(course))
 
 
-def _missing_sqlite_file(url: str) -> Path | None:
-    """The SQLite file of `url` when it does not exist (so opening it would create it)."""
-    try:
-        parsed = make_url(url)
-    except ArgumentError:
-        return None
-    database = parsed.database or ""
-    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
-        return None
-    return None if Path(database).exists() else Path(database)
-
-
 def open_cohort(state: Path | None, db: str | None, create: bool = False,
                 course: str | None = None) -> Store:
     """Open the cohort store given by --state/--db; a store problem becomes a UserError.
@@ -101,8 +89,6 @@ def open_cohort(state: Path | None, db: str | None, create: bool = False,
     under .hub/ is used.
     """
     url = cohort_url(state, db, course)
-    if not create and (missing := _missing_sqlite_file(url)) is not None:
-        raise UserError(f"no cohort store at {missing}: run `igcb cohort init` first")
     try:
         return open_store(url, create=create)
     except StoreError as err:
@@ -128,11 +114,6 @@ def cohort_session(store: Store) -> Iterator:
 def actor_of(session, coordinator: str | None = None) -> str:
     """Who the audit log names for a command: the coordinator, else the system user."""
     return coordinator or coordinator_id(session) or getpass.getuser()
-
-
-def setting(session, key: str) -> str | None:
-    """A cohort-wide setting of the store (e.g. course, plan), or None when unset."""
-    return get_setting(session, key)
 
 
 def stored_plan(session):
