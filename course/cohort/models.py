@@ -259,3 +259,119 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(200), default="")
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+# --- discussion: topic threads, annotations on the readings, moderation ----------------------
+
+POST_KINDS = ("opening", "reply", "summary")
+AUDIENCES = ("group", "cohort")
+DIGESTS = ("off", "daily", "weekly")
+
+
+class Thread(Base):
+    """A study group's discussion of one session's topic, opened by its facilitator."""
+
+    __tablename__ = "threads"
+    __table_args__ = (UniqueConstraint("group_label", "session"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_label: Mapped[str] = mapped_column(ForeignKey("study_groups.label"), index=True)
+    session: Mapped[str] = mapped_column(String(32))  # the rota's session label
+    title: Mapped[str] = mapped_column(String(200))
+    opened_by: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    opened_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # summary posted
+
+
+class Post(Base):
+    """The opening, a reply (to the thread or to another post) or the closing summary."""
+
+    __tablename__ = "posts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("posts.id"), nullable=True)
+    author_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="reply")
+    body: Mapped[str] = mapped_column(Text)  # Markdown, rendered through the sanitiser
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    edited_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # Hidden by a tutor or the coordinator: served only to them and to the author.
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    hidden_by: Mapped[str | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    hidden_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class Annotation(Base):
+    """A comment on a passage of a book page (a W3C Web Annotation), or a reply to one.
+
+    `target` is the annotation's W3C target (selectors as the client library writes them),
+    `quote` the passage's text when it was made. Replies carry the root's audience. A passage
+    that is no longer in the rebuilt page makes the annotation orphaned, never lost.
+    """
+
+    __tablename__ = "annotations"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the client's UUID
+    page: Mapped[str] = mapped_column(String(300), index=True)  # path of the page in the book
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("annotations.id"), nullable=True,
+                                                  index=True)
+    author_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    audience: Mapped[str] = mapped_column(String(8), default="group")  # group | cohort
+    group_label: Mapped[str | None] = mapped_column(ForeignKey("study_groups.label"),
+                                                    nullable=True, index=True)
+    target: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # None for replies
+    quote: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    orphaned_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    hidden_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    hidden_by: Mapped[str | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    hidden_reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class ContentFlag(Base):
+    """Someone's flag on a post or an annotation, for tutors and the coordinator to look at."""
+
+    __tablename__ = "content_flags"
+    __table_args__ = (UniqueConstraint("kind", "item_id", "flagged_by"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # post | annotation
+    item_id: Mapped[str] = mapped_column(String(64), index=True)
+    flagged_by: Mapped[str] = mapped_column(ForeignKey("people.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(16), default="")  # "" | hidden | kept
+    decided_by: Mapped[str | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# --- e-mail: what people want to receive, and what is waiting to be sent ---------------------
+
+class MailSetting(Base):
+    """A person's choice of e-mail: reminders on or off, and a digest of their group's posts."""
+
+    __tablename__ = "mail_settings"
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    reminders: Mapped[bool] = mapped_column(Boolean, default=True)
+    digest: Mapped[str] = mapped_column(String(8), default="weekly")  # off | daily | weekly
+    last_digest_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class OutgoingMail(Base):
+    """A message waiting to be sent, sent, or given up on after retries (shown to the coordinator).
+
+    `key` says what the message is about (e.g. "turn:G01:3:alice"), so that it is queued once.
+    """
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    to_addr: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # gave up
