@@ -7,7 +7,7 @@ import nbformat
 
 from course.errors import Problem, UserError
 from course.layout import Layout
-from course.modules import CatalogueEntry, load_catalogue
+from course.modules import CatalogueEntry, folder_module_ids, load_catalogue
 from course.plans import Plan, find_plan, load_plan
 
 
@@ -39,13 +39,15 @@ def _first_line(err: Exception) -> str:
     return (str(err).strip().splitlines() or [type(err).__name__])[0]
 
 
-def check_module(entry: CatalogueEntry, catalogue: dict, layout: Layout) -> list[Problem]:
+def check_module(entry: CatalogueEntry, catalogue: dict, layout: Layout,
+                 broken: frozenset[str] = frozenset()) -> list[Problem]:
+    """`broken`: ids of modules whose module.yml is itself in error (reported there, once)."""
     module, yml = entry.module, entry.folder / "module.yml"
     problems = []
     for name in module.notebooks:
         problems += check_notebook(entry.folder / name)
     for prerequisite in module.prerequisites:
-        if prerequisite not in catalogue:
+        if prerequisite not in catalogue and prerequisite not in broken:
             problems.append(Problem(yml, f"prerequisites: unknown module {prerequisite!r}"))
     if module.assessment and not (layout.assessments / "source" / module.assessment).is_dir():
         problems.append(Problem(yml, f"assessment: {module.assessment!r} has no folder "
@@ -65,13 +67,17 @@ def check_prerequisite_cycles(catalogue: dict[str, CatalogueEntry]) -> list[Prob
     return []
 
 
-def check_plan(plan: Plan, path: Path, catalogue: dict[str, CatalogueEntry]) -> list[Problem]:
-    """A plan may name only existing modules, and schedule prerequisites first."""
+def check_plan(plan: Plan, path: Path, catalogue: dict[str, CatalogueEntry],
+               broken: frozenset[str] = frozenset()) -> list[Problem]:
+    """A plan may name only existing modules, and schedule prerequisites first.
+
+    Modules in `broken` exist but cannot be read: their own error is reported, not each use.
+    """
     problems = []
     position = {}
     for number, session in enumerate(plan.sessions, start=1):
         for module_id in session.modules:
-            if module_id not in catalogue:
+            if module_id not in catalogue and module_id not in broken:
                 known = ", ".join(catalogue) or "none"
                 problems.append(Problem(path, f"sessions[{number}].modules: unknown module "
                                               f"{module_id!r} (known: {known})"))
@@ -84,6 +90,8 @@ def check_plan(plan: Plan, path: Path, catalogue: dict[str, CatalogueEntry]) -> 
                 problems.append(Problem(path, f"sessions[{number}]: {module_id!r} comes before "
                                               f"its prerequisite {prerequisite!r}"))
     assignments = {catalogue[m].module.assessment for m in position if m in catalogue}
+    if broken & set(position):  # an unreadable module's assessment is unknown
+        return problems
     for number, session in enumerate(plan.sessions, start=1):
         for deadline in session.deadlines:
             if deadline.assignment and deadline.assignment not in assignments:
@@ -96,14 +104,15 @@ def check_plan(plan: Plan, path: Path, catalogue: dict[str, CatalogueEntry]) -> 
 def check_course(layout: Layout, plans: list[Path] | None = None) -> list[Problem]:
     """Every problem in the layout's modules and in the given plans (default: all shipped)."""
     catalogue, problems = load_catalogue(layout.modules)
+    broken = frozenset(folder_module_ids(layout.modules) - set(catalogue))
     for entry in catalogue.values():
-        problems += check_module(entry, catalogue, layout)
+        problems += check_module(entry, catalogue, layout, broken)
     problems += check_prerequisite_cycles(catalogue)
     for path in plans if plans is not None else sorted(layout.plans.glob("*.yml")):
         plan, found = load_plan(path)
         problems += found
         if plan is not None:
-            problems += check_plan(plan, path, catalogue)
+            problems += check_plan(plan, path, catalogue, broken)
     return problems
 
 

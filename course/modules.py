@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from course.errors import Problem
 from course.yamlfile import load_model
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"  # ASCII: "²".isdigit() is True in Python
+Slug = Annotated[str, StringConstraints(pattern=SLUG)]
 Notebook = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]+\.ipynb$")]
 LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -106,6 +107,13 @@ def load_module(folder: Path) -> tuple[CatalogueEntry | None, list[Problem]]:
         return None, [Problem(path, f"id: {module.id!r} does not match the folder name "
                                     f"{folder.name!r} (expected {match.group(2)!r})")]
     return CatalogueEntry(module=module, folder=folder), []
+
+
+def folder_module_ids(modules_dir: Path) -> set[str]:
+    """The module ids that folder names give (NN-id), whether or not their module.yml is valid."""
+    if not modules_dir.is_dir():
+        return set()
+    return {m.group(2) for p in modules_dir.iterdir() if p.is_dir() and (m := FOLDER_NAME.match(p.name))}
 
 
 def load_catalogue(modules_dir: Path) -> tuple[dict[str, CatalogueEntry], list[Problem]]:

@@ -5,7 +5,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints,
+                      model_validator)
 
 from course.errors import Problem, UserError
 from course.launch import Hub
@@ -63,6 +64,16 @@ class Session(BaseModel):
         return day, day
 
 
+def _a_date_not_a_number(value):
+    # pydantic reads a number as seconds since 1970: `start: 0` would be 1 January 1970.
+    if isinstance(value, (int, float)):
+        raise ValueError("expected a date written as YYYY-MM-DD")
+    return value
+
+
+CalendarDate = Annotated[dt.date, BeforeValidator(_a_date_not_a_number)]
+
+
 class Cohort(BaseModel):
     """Settings for the cohort's study groups and peer review."""
 
@@ -81,7 +92,7 @@ class Plan(BaseModel):
     audience: Text
     format: Format
     language: LanguageCode
-    start: dt.date
+    start: CalendarDate
     description: Text | None = None
     sessions: list[Session] = Field(min_length=1)
     cohort: Cohort = Cohort()
@@ -117,6 +128,8 @@ def shipped_plans(plans_dir: Path = PLANS_DIR) -> list[Path]:
 def find_plan(name: str, plans_dir: Path = PLANS_DIR) -> Path:
     """The file of a plan given by name or path, or a UserError naming the shipped plans."""
     path = plan_path(name, plans_dir)
+    if path.exists() and not path.is_file():
+        raise UserError(f"{path}: not a regular file (a plan is a .yml file)")
     if not path.is_file():
         shipped = ", ".join(p.stem for p in shipped_plans(plans_dir))
         raise UserError(f"plan {name!r} not found (shipped plans: {shipped}; or give the path "

@@ -5,26 +5,92 @@ from typing import TypeVar
 
 import pydantic
 import yaml
+from yaml.constructor import ConstructorError
 
 from course.errors import Problem
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 
 
+class StrictLoader(yaml.SafeLoader):
+    """Safe YAML that refuses a key given twice and a date that does not exist.
+
+    PyYAML keeps the last of two equal keys without a word, and raises a bare ValueError for
+    `start: 2027-02-30`; both are mistakes a person should hear about, with the line.
+    """
+
+
+def _mapping(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *base` may be overridden, by design
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.get(key)
+        except TypeError:  # an unhashable key: construct_mapping reports it
+            break
+        if first is not None:
+            raise ConstructorError(None, None, f"{key!r} is given twice (first on line {first})",
+                                   key_node.start_mark)
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+def _timestamp(loader: StrictLoader, node: yaml.ScalarNode):
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except ValueError as err:
+        raise ConstructorError(None, None, f"{node.value!r} is not a real date ({err})",
+                               node.start_mark) from None
+
+
+StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
+def parse_yaml(text: str):
+    """YAML text to data, strictly (see StrictLoader); raises yaml.YAMLError.
+
+    >>> parse_yaml("a: 1\nb: 2")
+    {'a': 1, 'b': 2}
+    """
+    return yaml.load(text, Loader=StrictLoader)  # noqa: S506 (a SafeLoader)
+
+
+def yaml_error(err: yaml.YAMLError) -> str:
+    """A YAML error as 'line N: what is wrong'."""
+    mark = getattr(err, "problem_mark", None)
+    where = f"line {mark.line + 1}: " if mark else ""
+    return f"{where}{getattr(err, 'problem', None) or err}"
+
+
+def read_text_file(path: Path) -> str:
+    """A regular file's text (UTF-8, a leading byte-order mark dropped); OSError or
+    UnicodeDecodeError otherwise. A named pipe or a device is refused, never read (it could
+    block forever)."""
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise IsADirectoryError(f"{path} is not a regular file")
+    return path.read_text(encoding="utf-8-sig")
+
+
 def load_yaml(path: Path) -> tuple[object, list[Problem]]:
     """Parse a YAML file; return (data, problems)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_file(path)
     except FileNotFoundError:
         return None, [Problem(path, "file not found")]
+    except IsADirectoryError:
+        return None, [Problem(path, "not a regular file")]
     except UnicodeDecodeError as err:
         return None, [Problem(path, f"not UTF-8 text (byte {err.start})")]
+    except OSError as err:
+        return None, [Problem(path, f"cannot read it ({err.strerror or err})")]
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml(text)
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        return None, [Problem(path, f"{where}not valid YAML ({getattr(err, 'problem', err)})")]
+        return None, [Problem(path, f"not valid YAML ({yaml_error(err)})")]
     if not isinstance(data, dict):
         return None, [Problem(path, "expected a mapping of fields (key: value), found "
                                     f"{type(data).__name__}")]

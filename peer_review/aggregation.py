@@ -16,7 +16,13 @@ import pandas as pd
 from peer_review.roster import RosterError, RosterProblem
 
 
-def check_reviews(reviews: pd.DataFrame) -> pd.DataFrame:
+def _outside(scale: tuple[float, float] | None, value: float) -> str | None:
+    if scale is not None and not scale[0] <= value <= scale[1]:
+        return f"a score within the scale, {scale[0]:g} to {scale[1]:g}"
+    return None
+
+
+def check_reviews(reviews: pd.DataFrame, scale: tuple[float, float] | None = None) -> pd.DataFrame:
     """Validate a reviews table; rows with an empty score (review not done) are dropped."""
     frame = reviews.copy()
     frame.columns = [str(c).strip().lower() for c in frame.columns]
@@ -35,6 +41,10 @@ def check_reviews(reviews: pd.DataFrame) -> pd.DataFrame:
             problems.append(RosterProblem(line, "reviewer_id", "", "a reviewer id is required"))
         if raw and not np.isfinite(val):
             problems.append(RosterProblem(line, "score", raw, "a number (or empty if the review was not done)"))
+        elif raw and val < 0:
+            problems.append(RosterProblem(line, "score", raw, "points, 0 or more"))
+        elif raw and (expected := _outside(scale, val)):
+            problems.append(RosterProblem(line, "score", raw, expected))
         if sid and rid:
             if (sid, rid) in seen:
                 problems.append(RosterProblem(line, "reviewer_id", rid, f"one review per reviewer and submission (also on row {seen[sid, rid]})"))
@@ -50,7 +60,7 @@ def check_reviews(reviews: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def check_tutor_scores(tutor_scores: pd.DataFrame) -> pd.DataFrame:
+def check_tutor_scores(tutor_scores: pd.DataFrame, scale: tuple[float, float] | None = None) -> pd.DataFrame:
     frame = tutor_scores.copy()
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     problems = [RosterProblem(1, c, "", "missing column (the header row needs it)") for c in ("submission_id", "score") if c not in frame.columns]
@@ -61,6 +71,10 @@ def check_tutor_scores(tutor_scores: pd.DataFrame) -> pd.DataFrame:
     for i, (raw, val) in enumerate(zip(frame["score"], scores)):
         if not np.isfinite(val):
             problems.append(RosterProblem(i + 2, "score", raw, "a number"))
+        elif val < 0:
+            problems.append(RosterProblem(i + 2, "score", raw, "points, 0 or more"))
+        elif expected := _outside(scale, val):
+            problems.append(RosterProblem(i + 2, "score", raw, expected))
     dup = frame["submission_id"].duplicated()
     for i in np.flatnonzero(dup.to_numpy()):
         problems.append(RosterProblem(int(i) + 2, "submission_id", frame["submission_id"].iat[i], "one tutor score per submission"))

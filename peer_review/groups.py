@@ -348,7 +348,7 @@ def form_groups(roster: pd.DataFrame, size: int, seed: int = 0, max_tz_spread: f
 def group_key(label) -> tuple:
     """Sort key for group labels: 2 before 10 when labels are numbers read from a CSV."""
     text = str(label)
-    return (0, int(text), "") if text.isdigit() else (1, 0, text)
+    return (0, int(text), "") if text.isascii() and text.isdigit() else (1, 0, text)
 
 
 def shared_languages(groups: pd.DataFrame) -> dict:

@@ -276,7 +276,7 @@ def check_capacity(frame: pd.DataFrame, problems: list[RosterProblem], default: 
     values = []
     for i, value in frame["capacity"].items():
         text = str(value).strip()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():
             values.append(int(text))
         else:
             problems.append(RosterProblem(i + 2, "capacity", text, "a whole number of 0 or more"))

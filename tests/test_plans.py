@@ -102,7 +102,9 @@ def test_new_plan_copies_a_plan(mini_course):
 
 @pytest.mark.parametrize("args, message", [
     (["new-plan", "mini", "--from", "mini"], "already exists"),
-    (["new-plan", "Bad Name", "--from", "mini"], "use lower-case letters, digits and dashes"),
+    (["new-plan", "Bad Name", "--from", "mini"], "use lower-case letters (a-z), digits and single dashes"),
+    (["new-plan", "a-", "--from", "mini"], "use lower-case letters (a-z), digits and single dashes"),
+    (["new-plan", "x²", "--from", "mini"], "use lower-case letters (a-z), digits and single dashes"),
     (["new-plan", "other", "--from", "nowhere"], "plan 'nowhere' not found"),
     (["book", "--plan", "nowhere"], "plan 'nowhere' not found (shipped plans: mini"),
 ])

@@ -106,7 +106,7 @@ def facilitators(session: Session, group_label: str) -> dict[str, dict]:
 
 
 def _session_key(label: str):
-    return (0, int(label), "") if str(label).isdigit() else (1, 0, str(label))
+    return (0, int(label), "") if str(label).isascii() and str(label).isdigit() else (1, 0, str(label))
 
 
 def tutor_groups(session: Session, tutor_id: str) -> list[dict]:

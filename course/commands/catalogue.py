@@ -1,5 +1,6 @@
 """Commands over the curriculum: modules, plans, check, book."""
 
+import re
 from pathlib import Path
 
 import click
@@ -9,7 +10,7 @@ from course.check import check_course, load_checked_plan
 from course.commands.output import print_table
 from course.errors import UserError
 from course.layout import Layout
-from course.modules import load_catalogue
+from course.modules import SLUG, load_catalogue
 from course.plans import DEFAULT_PLAN, load_plan, plan_path, shipped_plans
 
 
@@ -62,8 +63,9 @@ def plans():
 def new_plan(name: str, source: str):
     """Copy a plan as NAME (course/plans/NAME.yml) for an institution to adapt."""
     layout = _layout()
-    if not name.replace("-", "").isalnum() or name != name.lower():
-        raise UserError(f"plan name {name!r}: use lower-case letters, digits and dashes")
+    if not re.fullmatch(SLUG, name):
+        raise UserError(f"plan name {name!r}: use lower-case letters (a-z), digits and single "
+                        "dashes between them, e.g. my-course-2027")
     source_path = plan_path(source, layout.plans)
     if not source_path.is_file():
         raise UserError(f"plan {source!r} not found")

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from course.commands.output import write_csv
+from course.commands.output import SEED, FiniteFloat, write_csv, write_outputs
 from course.errors import Problem, UserError
 from course.layout import Layout
 from course.modules import load_catalogue
@@ -120,14 +120,14 @@ def roster_check(roster_csv, capacity, output):
     langs = pd.Series([l for v in table["languages"] for l in v.split(";")]).value_counts()
     click.echo("  languages: " + ", ".join(f"{k} {v}" for k, v in langs.items()))
     if output:
-        write_csv(table, output)
+        write_csv(table, output, [roster_csv])
 
 
 @click.command()
 @click.argument("roster_csv", type=INPUT_FILE)
-@click.option("--size", default=6, show_default=True, type=click.IntRange(min=2), help="Target group size (no group is larger).")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--max-tz-spread", type=click.FloatRange(min=0), help="Hours of UTC offset a group may span (synchronous meetings).")
+@click.option("--size", default=6, show_default=True, type=click.IntRange(2, 30), help="Target group size (no group is larger).")
+@click.option("--seed", default=0, show_default=True, type=SEED)
+@click.option("--max-tz-spread", type=FiniteFloat(min=0), help="Hours of UTC offset a group may span (synchronous meetings).")
 @click.option("-o", "--output", type=_CSV, required=True)
 def groups(roster_csv, size, seed, max_tz_spread, output):
     """Form diverse study groups that each share a language."""
@@ -140,7 +140,7 @@ def groups(roster_csv, size, seed, max_tz_spread, output):
     except grouping.GroupingError as err:
         raise UserError(f"{roster_csv}: {err}") from None
     say(f"writing {output}")
-    write_csv(result, output)
+    write_csv(result, output, [roster_csv])
     _echo(quality.group_summary(quality.group_quality(result)))
     click.echo(f"wrote {output}")
 
@@ -148,7 +148,7 @@ def groups(roster_csv, size, seed, max_tz_spread, output):
 @click.command()
 @click.argument("groups_csv", type=INPUT_FILE)
 @click.argument("tutors_csv", type=INPUT_FILE)
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("-o", "--output", type=_CSV, required=True)
 def tutors(groups_csv, tutors_csv, seed, output):
     """Give each study group a tutor who speaks its language, within capacity."""
@@ -158,7 +158,7 @@ def tutors(groups_csv, tutors_csv, seed, output):
         result = tutoring.assign_tutors(table, staff, seed=seed)
     except tutoring.TutorError as err:
         raise UserError(f"{tutors_csv}: {err}") from None
-    write_csv(result, output)
+    write_csv(result, output, [groups_csv, tutors_csv])
     _echo(tutoring.tutor_summary(result, staff))
     click.echo(f"wrote {output}")
 
@@ -182,10 +182,10 @@ def _plan_sessions(plan_name: str):
 
 @click.command()
 @click.argument("groups_csv", type=INPUT_FILE)
-@click.option("--sessions", type=click.IntRange(min=1), help="Number of facilitated sessions.")
+@click.option("--sessions", type=click.IntRange(1, 366), help="Number of facilitated sessions.")
 @click.option("--plan", "plan_name", help="A course plan (name or YAML path): its sessions with discussion: true.")
 @click.option("--co-facilitators", is_flag=True, help="Add a co-facilitator from another stakeholder group.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("-o", "--output", type=_CSV, required=True)
 def rota(groups_csv, sessions, plan_name, co_facilitators, seed, output):
     """Who facilitates each group's discussion in each session."""
@@ -197,7 +197,7 @@ def rota(groups_csv, sessions, plan_name, co_facilitators, seed, output):
     else:
         labels, topics = list(range(1, sessions + 1)), [frozenset()] * sessions
     result = rotas.make_rota(table, topics, co_facilitators=co_facilitators, seed=seed, labels=labels)
-    write_csv(result, output)
+    write_csv(result, output, [groups_csv])
     _echo(rotas.rota_summary(result, table))
     click.echo(f"wrote {output}")
 
@@ -212,8 +212,8 @@ def reviews():
 @click.option("--roster", "roster_csv", type=INPUT_FILE, required=True)
 @click.option("--groups", "groups_csv", type=INPUT_FILE, help="Study groups: reviewers come from other groups.")
 @click.option("--within-groups", is_flag=True, help="Prefer reviewers from the author's own study group.")
-@click.option("-k", "k", default=3, show_default=True, type=click.IntRange(min=1), help="Reviewers per submission.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("-k", "k", default=3, show_default=True, type=click.IntRange(1, 20), help="Reviewers per submission.")
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--history", "history_csv", type=INPUT_FILE, help="Earlier allocations (author_id, reviewer_id): pairs to avoid.")
 @click.option("--existing", "existing_csv", type=INPUT_FILE, help="An earlier allocation to keep; only new (late) submissions are allocated.")
 @click.option("--authors-out", type=_CSV, help="Also write what authors may see (submission_id, author_id, review_code).")
@@ -236,9 +236,8 @@ def reviews_allocate(submissions_csv, roster_csv, groups_csv, within_groups, k, 
     except allocation.AllocationError as err:
         raise UserError(f"{submissions_csv}: {err}") from None
     say(f"writing {output}" + (f" and {authors_out}" if authors_out else ""))
-    write_csv(result, output)
-    if authors_out:
-        write_csv(allocation.author_view(result), authors_out)
+    outputs = [(result, output)] + ([(allocation.author_view(result), authors_out)] if authors_out else [])
+    write_outputs(outputs, [submissions_csv, roster_csv, groups_csv, history_csv, existing_csv])
     say("checking the allocation")
     _echo(quality.allocation_summary(quality.allocation_quality(result, people, k, group_table, history)))
     click.echo(f"wrote {output}" + (f" and {authors_out}" if authors_out else ""))
@@ -247,29 +246,29 @@ def reviews_allocate(submissions_csv, roster_csv, groups_csv, within_groups, k, 
 @reviews.command("aggregate")
 @click.argument("reviews_csv", type=INPUT_FILE)
 @click.option("--tutor-scores", "tutor_csv", type=INPUT_FILE, help="Tutor scores (submission_id, score): anchors.")
-@click.option("--scale", nargs=2, type=float, help="Lowest and highest possible score (default: the range seen).")
-@click.option("--disagreement", type=click.FloatRange(min=0), help="Review range that flags a submission (default 40% of the scale).")
+@click.option("--scale", nargs=2, type=FiniteFloat(), help="Lowest and highest possible score (default: the range seen).")
+@click.option("--disagreement", type=FiniteFloat(min=0), help="Review range that flags a submission (default 40% of the scale).")
 @click.option("--reviewers-out", type=_CSV, help="Also write per-reviewer bias, noise and flags.")
 @click.option("-o", "--output", type=_CSV, required=True)
 def reviews_aggregate(reviews_csv, tutor_csv, scale, disagreement, reviewers_out, output):
     """Estimate each submission's score from its reviews, modelling reviewer bias and reliability."""
     table = read_table(reviews_csv, ("submission_id", "reviewer_id", "score"))
     anchors = read_table(tutor_csv, ("submission_id", "score")) if tutor_csv else None
+    if scale and scale[0] >= scale[1]:
+        raise UserError(f"--scale: the lowest score ({scale[0]:g}) must be below the highest ({scale[1]:g})")
+    scale = tuple(scale) if scale else None
     try:
-        aggregation.check_reviews(table)
+        aggregation.check_reviews(table, scale)
     except rosters.RosterError as err:
         raise _problems(reviews_csv, err) from None
     try:
         if anchors is not None:
-            aggregation.check_tutor_scores(anchors)
+            aggregation.check_tutor_scores(anchors, scale)
     except rosters.RosterError as err:
         raise _problems(tutor_csv, err) from None
-    if scale and scale[0] >= scale[1]:
-        raise UserError(f"--scale: the lowest score ({scale[0]:g}) must be below the highest ({scale[1]:g})")
-    grades, reviewers = aggregation.aggregate_scores(table, anchors, scale=tuple(scale) if scale else None, disagreement=disagreement)
-    write_csv(grades, output)
-    if reviewers_out:
-        write_csv(reviewers, reviewers_out)
+    grades, reviewers = aggregation.aggregate_scores(table, anchors, scale=scale, disagreement=disagreement)
+    outputs = [(grades, output)] + ([(reviewers, reviewers_out)] if reviewers_out else [])
+    write_outputs(outputs, [reviews_csv, tutor_csv])
     _echo(quality.aggregation_summary(grades, reviewers))
     for row in reviewers[reviewers["flag"]].head(10).itertuples():
         click.echo(f"  reviewer {row.reviewer_id}: {row.reason}")
@@ -286,7 +285,7 @@ def mentors(mentees_csv, mentors_csv, output):
     mentor_table = read_roster(mentors_csv, capacity=True)
     result = mentoring.match_mentors(mentee_table, mentor_table)
     greedy = mentoring.greedy_match(mentee_table, mentor_table)
-    write_csv(result, output)
+    write_csv(result, output, [mentees_csv, mentors_csv])
     _echo(mentoring.mentor_summary(result, greedy))
     missing = result[result["mentor_id"] == ""]
     if len(missing):

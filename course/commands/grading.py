@@ -64,11 +64,11 @@ def collect(assignment, course_dir):
               show_default="CPUs + 1, at most 8",
               help="Notebooks run at once (kernels are also started this many ahead).")
 @click.option("--force", is_flag=True, help="Grade again submissions already graded.")
-@click.option("--timeout", type=click.IntRange(1), default=None,
+@click.option("--timeout", type=click.IntRange(1, 86400), default=None,
               help="Seconds per cell [default: Execute.timeout of nbgrader_config.py, else 30].")
-@click.option("--memory", type=click.IntRange(256), default=1024, show_default=True,
+@click.option("--memory", type=click.IntRange(256, 1_048_576), default=1024, show_default=True,
               help="Memory limit of each kernel, in MB.")
-@click.option("--max-output", type=click.IntRange(1000), default=1_000_000, show_default=True,
+@click.option("--max-output", type=click.IntRange(1000, 10**10), default=1_000_000, show_default=True,
               help="Bytes of output kept per notebook.")
 @click.option("--student", "students", multiple=True, help="Grade only this student (repeatable).")
 def grade(assignment, course_dir, workers, force, timeout, memory, max_output, students):
@@ -154,8 +154,9 @@ def export_(course_dir, fmt, output):
     """Export the gradebook as a CSV table."""
     from course.grading.export import export_table
 
-    table, n = export_table(_course(course_dir), fmt)
-    write_csv(table, output)
+    course = _course(course_dir)
+    table, n = export_table(course, fmt)
+    write_csv(table, output, [course.gradebook_file])
     click.echo(f"wrote {output} ({fmt}, {n} students)")
 
 

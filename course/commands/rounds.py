@@ -18,6 +18,7 @@ from course.cohort.gradebook import close_and_grade, uses_gradebook
 from course.cohort.rounds import find_round, open_round
 from course.cohort.structure import get_setting
 from course.commands.cohort import INPUT_FILE, _echo, read_table, reviews
+from course.commands.output import SEED
 from course.commands.store import (actor_of, cohort_session, cohort_url, open_cohort,
                                    store_options, stored_plan)
 from course.errors import Problem, UserError
@@ -113,11 +114,11 @@ def _cohort_settings(session) -> Cohort:
 @click.argument("assignment")
 @click.option("--due", help="Deadline for the reviews, UTC: YYYY-MM-DD (the end of that day) "
                             "or an ISO date and time.")
-@click.option("-k", "k", type=click.IntRange(min=1),
+@click.option("-k", "k", type=click.IntRange(1, 20),
               help="Reviewers per submission (default: the plan's cohort reviews_per_submission).")
-@click.option("--calibration", default=0, show_default=True, type=click.IntRange(min=0),
+@click.option("--calibration", default=0, show_default=True, type=click.IntRange(0, 50),
               help="Submissions tutors score first, as calibration samples for the reviewers.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--from-csv", "csv_path", type=INPUT_FILE,
               help="Take the submissions from a CSV (submission_id, author_id, language, text) "
                    "instead of nbgrader; ASSIGNMENT is then any round name.")

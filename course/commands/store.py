@@ -26,7 +26,7 @@ from course.cohort.structure import (cohort_status, get_setting, groups_frame, p
                                      set_setting, store_groups, store_rota, store_tutors,
                                      table_frames)
 from course.commands.cohort import INPUT_FILE, _echo, _plan_sessions, read_roster
-from course.commands.output import print_table, write_csv
+from course.commands.output import SEED, FiniteFloat, print_table, safe_frame, write_csv
 from course.errors import Problem, UserError
 from course.hub import USERNAME_RULE, username_problems
 from course.layout import Layout
@@ -210,9 +210,9 @@ def load_rosters(plan_name: str, roster_csv: Path, tutors_csv: Path, coordinator
 
 
 @cohort.command("groups")
-@click.option("--size", type=click.IntRange(min=2), help="Target group size (default: the plan's cohort group size).")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--max-tz-spread", type=click.FloatRange(min=0), help="Hours of UTC offset a group may span (synchronous meetings).")
+@click.option("--size", type=click.IntRange(2, 30), help="Target group size (default: the plan's cohort group size).")
+@click.option("--seed", default=0, show_default=True, type=SEED)
+@click.option("--max-tz-spread", type=FiniteFloat(min=0), help="Hours of UTC offset a group may span (synchronous meetings).")
 @click.option("--csv", "csv_path", type=_CSV, help="Also write the groups to this CSV file.")
 @store_options
 def groups(size, seed, max_tz_spread, csv_path, state, db):
@@ -251,7 +251,7 @@ def _stored_groups(session) -> pd.DataFrame:
 
 
 @cohort.command("tutors")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--csv", "csv_path", type=_CSV, help="Also write the assignment to this CSV file.")
 @store_options
 def tutors(seed, csv_path, state, db):
@@ -278,7 +278,7 @@ def tutors(seed, csv_path, state, db):
 
 @cohort.command("rota")
 @click.option("--co-facilitators", is_flag=True, help="Add a co-facilitator from another stakeholder group.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--csv", "csv_path", type=_CSV, help="Also write the rota to this CSV file.")
 @store_options
 def rota(co_facilitators, seed, csv_path, state, db):
@@ -351,7 +351,7 @@ def export(folder, state, db):
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", suffix=".tmp", dir=parent))
     try:
         for name, frame in frames.items():
-            frame.to_csv(tmp / f"{name}.csv", index=False)
+            safe_frame(frame).to_csv(tmp / f"{name}.csv", index=False)
         if folder.exists():
             folder.rmdir()
         tmp.rename(folder)

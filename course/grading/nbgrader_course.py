@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nbgrader.api import Gradebook
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
@@ -16,6 +18,7 @@ from traitlets.config.loader import PyFileConfigLoader
 from course.errors import UserError
 
 CONFIG_FILE = "nbgrader_config.py"
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def _ensure_tools_on_path() -> None:
@@ -65,10 +68,34 @@ class NbgraderCourse:
         step_dir = getattr(cd, f"{step}_directory")
         return Path(cd.format_path(step_dir, student, assignment)).resolve()
 
+    @property
+    def gradebook_file(self) -> Path | None:
+        """The gradebook's SQLite file, when it is one."""
+        try:
+            url = make_url(self.db_url)
+        except ArgumentError:
+            return None
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return Path(url.database)
+
     @contextmanager
     def gradebook(self):
-        with Gradebook(self.db_url, self.course_id) as gb:
-            yield gb
+        """nbgrader's Gradebook; a damaged or foreign file is a UserError naming it."""
+        where = self.gradebook_file or self.db_url
+        path = self.gradebook_file
+        if path is not None and path.is_file():
+            with open(path, "rb") as handle:
+                head = handle.read(len(SQLITE_HEADER))
+            if head and head != SQLITE_HEADER:
+                raise UserError(f"{path}: not an nbgrader gradebook (damaged, or another kind of "
+                                "file): restore it from a backup, or move it away to start anew")
+        try:
+            with Gradebook(self.db_url, self.course_id) as gb:
+                yield gb
+        except DatabaseError as err:
+            raise UserError(f"{where}: the gradebook cannot be read ({err.orig}): restore it "
+                            "from a backup") from None
 
     def api(self) -> NbGraderAPI:
         log = logging.getLogger("traitlets")
@@ -95,9 +122,12 @@ class NbgraderCourse:
         """The release folder of a generated assignment (its notebooks carry the checksums)."""
         self.require_assignment(assignment)
         release = self.folder("release", assignment=assignment)
+        never_generated = UserError(f"assignment {assignment!r} is not generated yet: "
+                                    f"run `igcb assignments release {assignment}` first")
+        if self.gradebook_file is not None and not self.gradebook_file.exists():
+            raise never_generated  # and opening the gradebook would create an empty one
         with self.gradebook() as gb:
             known = {a.name for a in gb.assignments}
         if assignment not in known or not release.is_dir():
-            raise UserError(f"assignment {assignment!r} is not generated yet: "
-                            f"run `igcb assignments release {assignment}` first")
+            raise never_generated
         return release

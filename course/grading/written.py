@@ -21,6 +21,7 @@ from course.errors import UserError
 from course.grading.nbgrader_course import NbgraderCourse
 from course.layout import Layout
 from course.redact import redact_person
+from course.yamlfile import parse_yaml, read_text_file, yaml_error
 
 RUBRIC_CELL = "brief_rubric"
 MIN_COMMENT = 40
@@ -177,15 +178,17 @@ def load_rubric_file(path: Path) -> dict:
     """A rubric from a YAML or JSON file (the shape `parse_rubric` returns)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_file(path)
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
     except (OSError, UnicodeDecodeError) as err:
         raise UserError(f"{path}: cannot read it as UTF-8 text ({err})") from None
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as err:
-        raise UserError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'} ({err})") from None
+        data = json.loads(text) if path.suffix.lower() == ".json" else parse_yaml(text)
+    except ValueError as err:
+        raise UserError(f"{path}: not valid JSON ({err})") from None
+    except yaml.YAMLError as err:
+        raise UserError(f"{path}: not valid YAML ({yaml_error(err)})") from None
     return check_rubric(data, str(path))
 
 
