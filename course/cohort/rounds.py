@@ -26,8 +26,7 @@ from course.grading.written import anonymise, rubric_scale
 from peer_review import aggregation, allocation, quality
 from peer_review.roster import RosterError, normalise_language
 
-Z90 = 1.645  # a two-sided 90% interval is score +- 1.645 sd
-WIDE_INTERVAL = 0.30  # of the scale
+WIDE_INTERVAL = 0.30  # of the scale: a wider 90% interval flags the submission for a tutor
 DISTRUST_CALIBRATION = 0.25  # mean error per criterion, as a share of a criterion's scale
 
 
@@ -360,12 +359,14 @@ def fit_round(session: Session, rnd: ReviewRound, anchors: dict[str, float] | No
     frame = pd.concat([counted[["submission_id", "reviewer_id", "score"]],
                        pd.DataFrame(cal_reviews, columns=["submission_id", "reviewer_id", "score"])],
                       ignore_index=True)
-    grades = pd.DataFrame(columns=["submission_id", "score", "n_reviews", "flag", "reason", "sd", "tutor_scored"])
+    grades = pd.DataFrame(columns=["submission_id", "score", "n_reviews", "flag", "reason", "sd", "tutor_scored",
+                                   "low", "high"])
     reviewers = pd.DataFrame(columns=["reviewer_id", "n_reviews", "bias", "noise_sd", "flag", "reason"])
     if len(frame):
         fixed = {**tutor, **cal_anchors}
         tutor_frame = pd.DataFrame({"submission_id": list(fixed), "score": list(fixed.values())})
-        grades, reviewers = aggregation.aggregate_scores(frame, tutor_frame, scale=rubric_scale(rnd.rubric))
+        grades, reviewers = aggregation.aggregate_scores(frame, tutor_frame, scale=rubric_scale(rnd.rubric),
+                                                         wide=WIDE_INTERVAL)
     return Model(counted, tutor, grades, reviewers)
 
 
@@ -432,8 +433,6 @@ def aggregate_round(session: Session, rnd: ReviewRound | str, anchors: dict[str,
     rubric points; a tutor's latest decision in the room takes precedence.
     """
     rnd = _as_round(session, rnd)
-    lo, hi = rubric_scale(rnd.rubric)
-    width = hi - lo
     model = fit_round(session, rnd, anchors)
     records = refresh_reviewer_records(session, rnd, model)
     grades = {g.submission_id: g for g in model.grades.itertuples()}
@@ -456,15 +455,10 @@ def aggregate_round(session: Session, rnd: ReviewRound | str, anchors: dict[str,
             report.no_reviews.append(sub.author_id)
             report.flagged[sub.author_id] = sub.flags
             continue
-        grade = grades[sid]
-        score, sd = float(grade.score), float(grade.sd)
-        sub.score = round(score, 3)
-        sub.low = round(min(max(score - Z90 * sd, lo), hi), 3)
-        sub.high = round(min(max(score + Z90 * sd, lo), hi), 3)
+        grade = grades[sid]  # the posterior mean and 90% interval, within the scale
+        sub.score, sub.low, sub.high = float(grade.score), float(grade.low), float(grade.high)
         sub.score_source = "peer"
-        flags = [r for r in str(grade.reason).split("; ") if r]
-        if sub.high - sub.low > WIDE_INTERVAL * width:
-            flags.append("wide interval")
+        flags = [r for r in str(grade.reason).split("; ") if r]  # disagreement, wide interval, ...
         if len(reviewers) < rnd.k:
             flags.append("fewer than k reviews")
         if any(r in report.distrusted for r in reviewers):
