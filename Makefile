@@ -18,8 +18,8 @@ test: $(STAMP)
 check: $(STAMP)
 	$(BIN)/igcb check
 
-# Reinstall only when the project's dependencies change.
-$(STAMP): pyproject.toml
+# Reinstall only when the project's dependencies or the set-up itself change.
+$(STAMP): pyproject.toml scripts/setup-venv.sh
 	@bash scripts/setup-venv.sh "$(PYTHON)" "$(VENV)"
 	@touch $(STAMP)
 

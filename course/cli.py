@@ -33,9 +33,9 @@ def main():
 
 
 def _register() -> None:
-    from course.commands import catalogue, cohort, grading, hub, rounds, store
+    from course.commands import catalogue, cohort, grading, hub, mail, rounds, store
 
-    for area in (catalogue, grading, cohort, hub, store, rounds):
+    for area in (catalogue, grading, cohort, hub, store, rounds, mail):
         for command in area.COMMANDS:
             main.add_command(command)
 

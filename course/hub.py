@@ -39,8 +39,10 @@ def room_path() -> str:
     return f"/services/{ROOM_SERVICE}/"
 
 
-def room_service(port: int, python: str, course_root: str, secret_file: str, environment: dict) -> dict:
-    """The course room as a managed hub service (course/room/app.py).
+def room_service(port: int, python: str, course_root: str, secret_file: str, environment: dict,
+                 book: str | None = None) -> dict:
+    """The course room as a managed hub service (course/room/app.py); `book` is the built
+    book's html folder it serves with annotations (said to be unbuilt while it is missing).
 
     The store's URL travels in the environment (IGCB_DB_URL), never on the command line
     where `ps` would show a password.
@@ -49,11 +51,26 @@ def room_service(port: int, python: str, course_root: str, secret_file: str, env
         "name": ROOM_SERVICE,
         "url": f"http://127.0.0.1:{port}",
         "command": [python, "-m", "course.room", f"--course-root={course_root}",
-                    f"--cookie-secret-file={secret_file}"],
+                    f"--cookie-secret-file={secret_file}", *([f"--book={book}"] if book else [])],
         "oauth_no_confirm": True,
         "display": True,
         "environment": environment,
     }
+
+
+def room_mail_environment(host: str | None, port: int | None, tls: str | None, sender: str | None,
+                          user: str | None, room_url: str | None) -> dict:
+    """The room's SMTP settings as its environment (course/room/mailer.py); {} for no e-mail.
+
+    The password is not here: it reaches the room from the hub's environment
+    (IGCB_SMTP_PASSWORD), never through the settings file or a command line.
+    """
+    if not host:
+        return {}
+    values = {"IGCB_SMTP_HOST": host, "IGCB_SMTP_PORT": str(port) if port else "",
+              "IGCB_SMTP_TLS": tls, "IGCB_SMTP_FROM": sender, "IGCB_SMTP_USER": user,
+              "IGCB_ROOM_URL": room_url}
+    return {name: value for name, value in values.items() if value}
 
 
 def room_role(course: str) -> dict:

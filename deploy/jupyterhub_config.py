@@ -10,6 +10,7 @@ Secrets and the admin never live in a file here:
   IGCB_HUB_ADMIN_PASSWORD   the admin's password, used once to create the account (native)
   IGCB_HUB_TEST_PASSWORD    the shared password of the test-only dummy authenticator
   IGCB_DB_URL               the cohort store's SQLAlchemy URL, passed on to the course room
+  IGCB_SMTP_PASSWORD        the SMTP server's password (igcb hub --smtp-user), passed on to the room
 """
 
 import json
@@ -54,8 +55,9 @@ path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH",
 for service in settings["services"]:
     service["environment"] = {**service.get("environment", {}), "PATH": path}
     if service["name"] == "room":
-        # The cohort store's URL (it may hold a password) reaches the room from our environment.
-        for name in ("IGCB_DB_URL", "IGCB_ROOT"):
+        # The cohort store's URL (it may hold a password) and the SMTP password reach the room
+        # from our environment, never through the settings file.
+        for name in ("IGCB_DB_URL", "IGCB_ROOT", "IGCB_SMTP_PASSWORD"):
             if os.environ.get(name):
                 service["environment"][name] = os.environ[name]
 c.JupyterHub.services = settings["services"]

@@ -35,6 +35,14 @@ if [ ! -x "$venv/node_modules/.bin/configurable-http-proxy" ]; then
     echo "setup: installing configurable-http-proxy (JupyterHub's proxy) from the npm registry"
     "$venv/bin/npm" install --silent --no-fund --no-audit --prefix "$venv" configurable-http-proxy@4
 fi
+# The room's annotation layer on the readings: the room serves this library's dist/ files from
+# the venv (course/room/book.py, TEXT_ANNOTATOR_VERSION); kept out of git. Pinned: keep both equal.
+text_annotator=4.1.1
+if ! grep -qs "\"version\": \"$text_annotator\"" "$venv/node_modules/@recogito/text-annotator/package.json"; then
+    echo "setup: installing @recogito/text-annotator $text_annotator (the readings' annotation layer) from the npm registry"
+    "$venv/bin/npm" install --silent --no-fund --no-audit --save-exact --prefix "$venv" \
+        "@recogito/text-annotator@$text_annotator"
+fi
 # A Debian package the tests need: installed when we are root, otherwise named for the user.
 debian_package() {  # debian_package PACKAGE WHAT-FOR
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

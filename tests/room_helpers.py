@@ -17,14 +17,17 @@ ROOM = "/services/room/"
 
 
 def start_room_hub(tmp: Path, db_url: str, participants: list[str], tutors: list[str],
-                   admin: str = "coord", assessments: Path | None = None) -> RunningHub:
-    """A hub (shared mode, dummy authenticator) whose room serves the store at `db_url`."""
+                   admin: str = "coord", assessments: Path | None = None,
+                   room_args: tuple[str, ...] = (), room_env: dict | None = None) -> RunningHub:
+    """A hub (shared mode, dummy authenticator) whose room serves the store at `db_url`;
+    `room_args` are added to the room's command line, `room_env` to its environment."""
     command = proxy_command()
     assert command, "configurable-http-proxy missing: run scripts/setup-venv.sh"
     port = free_port()
     state = tmp / "state"
     room = room_service(free_port(), sys.executable, str(state / "course"),
-                        str(state / "hub" / "room_cookie_secret"), {})
+                        str(state / "hub" / "room_cookie_secret"), dict(room_env or {}))
+    room["command"] += list(room_args)
     settings = hub_settings(
         COURSE, participants, tutors, state=str(state), ip="127.0.0.1", port=port,
         hub_port=free_port(), proxy_api_port=free_port(), service_port=free_port(),

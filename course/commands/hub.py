@@ -15,8 +15,8 @@ from course.cohort.structure import people_frame
 from course.commands.cohort import INPUT_FILE
 from course.commands.store import cohort_session, cohort_url, hub_root, load_rosters, open_cohort
 from course.errors import UserError
-from course.hub import (formgrader_path, hub_settings, room_path, room_service, tutor_group,
-                        username_problems, USERNAME_RULE)
+from course.hub import (formgrader_path, hub_settings, room_mail_environment, room_path,
+                        room_service, tutor_group, username_problems, USERNAME_RULE)
 from course.hub_process import (free_port, log_tail, prepare_state, proxy_command,
                                 singleuser_command, start_hub, stop_hub, wait_until_ready)
 from course.layout import Layout
@@ -100,11 +100,27 @@ def _admin_password(state: Path, admin: str) -> dict[str, str]:
 @click.option("--ip", default="127.0.0.1", show_default=True,
               help="Address to listen on (0.0.0.0 for all; put HTTPS in front, see deploy/README.md).")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--book", "book_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="The built book the room serves to the course's people, with annotations  "
+                   "[default: book/_build/html, what `igcb book` builds].")
 @click.option("--mode", type=click.Choice(["auto", "system-users", "shared"]), default="auto",
               show_default=True,
               help="system-users: a system user per person (needs root); shared: everybody's "
                    "server runs as you, with no isolation. auto: system-users when root.")
-def hub(plan_name, roster_csv, tutors_csv, state_dir, db, ip, port, mode):
+@click.option("--smtp-host", envvar="IGCB_SMTP_HOST",
+              help="SMTP server the room sends reminders and digests through (none: no e-mail).")
+@click.option("--smtp-port", type=click.IntRange(1, 65535), envvar="IGCB_SMTP_PORT",
+              help="Its port (default 25, 587 with starttls, 465 with ssl).")
+@click.option("--smtp-tls", type=click.Choice(["none", "starttls", "ssl"]), default="starttls",
+              show_default=True, envvar="IGCB_SMTP_TLS")
+@click.option("--smtp-from", envvar="IGCB_SMTP_FROM", help="The sender, e.g. course@example.org.")
+@click.option("--smtp-user", envvar="IGCB_SMTP_USER",
+              help="Login name at the SMTP server; the password only from IGCB_SMTP_PASSWORD.")
+@click.option("--room-url", envvar="IGCB_ROOM_URL",
+              help="The room's public address for links in e-mail (default: the plan's hub "
+                   "address, else this hub's, with /services/room/).")
+def hub(plan_name, roster_csv, tutors_csv, state_dir, db, ip, port, mode, smtp_host, smtp_port,
+        smtp_tls, smtp_from, smtp_user, room_url, book_dir=None):
     """Run the course's JupyterHub (participants, tutors, formgrader, course room) until Ctrl-C.
 
     Its people are those of the cohort store (`igcb cohort init`, or --roster and --tutors
@@ -124,6 +140,8 @@ def hub(plan_name, roster_csv, tutors_csv, state_dir, db, ip, port, mode):
         raise UserError("give --roster and --tutors together (or neither, to use the people "
                         "already in the cohort store)")
     mode = _mode(mode)
+    mail = _mail_environment(plan, ip, port, smtp_host, smtp_port, smtp_tls, smtp_from,
+                             smtp_user, room_url)
     command = proxy_command()
     if command is None:
         raise UserError("configurable-http-proxy is missing: run scripts/setup-venv.sh "
@@ -140,8 +158,9 @@ def hub(plan_name, roster_csv, tutors_csv, state_dir, db, ip, port, mode):
             _check_reachable(folder, "Python and Jupyter")
     secrets = _admin_password(state, admin)
 
+    book_dir = (book_dir or layout.book / "_build" / "html").resolve()  # the room says if unbuilt
     room = room_service(free_port(), sys.executable, str(state / "course"),
-                        str(state / "hub" / "room_cookie_secret"), {})
+                        str(state / "hub" / "room_cookie_secret"), mail, book=str(book_dir))
     settings = hub_settings(
         plan.id, participants, tutors, state=str(state), ip=ip, port=port,
         hub_port=free_port(), proxy_api_port=free_port(), service_port=free_port(),
@@ -158,6 +177,7 @@ def hub(plan_name, roster_csv, tutors_csv, state_dir, db, ip, port, mode):
         if not wait_until_ready(process, url, timeout=120):
             raise UserError(f"the hub did not start; its log ends with:\n{log_tail(settings_path)}")
         _announce(plan, url, admin, participants, tutors, mode, settings_path)
+        _announce_book(plan, url, book_dir)
         while process.poll() is None:
             time.sleep(0.5)
         raise UserError(f"the hub stopped; its log ends with:\n{log_tail(settings_path)}")
@@ -169,6 +189,37 @@ def hub(plan_name, roster_csv, tutors_csv, state_dir, db, ip, port, mode):
         signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGINT, previous[1])
     click.echo("Stopped.")
+
+
+def _mail_environment(plan, ip, port, host, smtp_port, tls, sender, user, room_url) -> dict:
+    """The room's SMTP settings (checked here, so that a mistake stops `igcb hub` at once)."""
+    from course.room.mailer import MailConfigError, config_from_env
+
+    if not host:
+        return {}
+    if not room_url:
+        public = str(plan.hub.url) if plan.hub is not None else \
+            f"http://{'127.0.0.1' if ip in ('0.0.0.0', '') else ip}:{port}"
+        room_url = public.rstrip("/") + room_path()
+    environment = room_mail_environment(host, smtp_port, tls, sender, user, room_url)
+    try:  # the password reaches the room from our environment (deploy/jupyterhub_config.py)
+        config_from_env({**environment, "IGCB_SMTP_PASSWORD": os.environ.get("IGCB_SMTP_PASSWORD", "")})
+    except MailConfigError as err:
+        names = {"IGCB_SMTP_HOST": "--smtp-host", "IGCB_SMTP_PORT": "--smtp-port",
+                 "IGCB_SMTP_TLS": "--smtp-tls", "IGCB_SMTP_FROM": "--smtp-from",
+                 "IGCB_SMTP_USER": "--smtp-user", "IGCB_ROOM_URL": "--room-url"}
+        message = str(err)
+        for name, option in names.items():
+            message = message.replace(name, option)
+        raise UserError(message) from None
+    return environment
+
+
+def _announce_book(plan, url, book_dir: Path) -> None:
+    if (book_dir / "index.html").is_file():
+        click.echo(f"  readings:   {url}{room_path()}book/  (with annotations; from {book_dir})")
+    else:
+        click.echo(f"  readings:   not built yet in {book_dir}: run `igcb book --plan {plan.id}`")
 
 
 def _interrupt(signum, frame):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import secrets
@@ -29,7 +30,7 @@ from course.cohort.db import Store, StoreError, open_store
 from course.cohort.gradebook import close_and_grade, write_tutor_score
 from course.cohort.models import ReviewRound, Setting
 from course.layout import Layout
-from course.room import api, calendar, pages, staff
+from course.room import api, book, calendar, discussion, mailer, pages, staff
 
 HERE = Path(__file__).parent
 log = logging.getLogger("igcb.room")
@@ -47,6 +48,8 @@ class Room:
     catalogue: dict = field(default_factory=dict)
     course_root: Path | None = None
     templates: Environment = None
+    book_root: Path | None = None  # the plan's built book (HTML), served with annotations
+    mail: object = None  # mailer.MailConfig when SMTP is configured, else None
 
     def sessions(self) -> list[dict]:
         return calendar.sessions(self.plan, self.catalogue) if self.plan is not None else []
@@ -108,10 +111,15 @@ class StaticFiles(web.StaticFileHandler):
 def make_app(room: Room, cookie_secret: bytes) -> web.Application:
     prefix = room.prefix
     handlers = [(url_path_join(prefix, pattern), handler)
-                for pattern, handler in pages.HANDLERS + staff.HANDLERS + api.HANDLERS]
+                for pattern, handler in (pages.HANDLERS + staff.HANDLERS + discussion.HANDLERS
+                                              + book.HANDLERS + mailer.HANDLERS + api.HANDLERS)]
     handlers += [
         (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
         (url_path_join(prefix, "static/(.*)"), StaticFiles, {"path": str(HERE / "static")}),
+        # The readings' annotation library, installed into the venv by scripts/setup-venv.sh
+        # (annotator_dist logs what to do when it is missing; then this answers 404).
+        (url_path_join(prefix, book.VENDOR + "(.*)"), StaticFiles,
+         {"path": str(book.annotator_dist() or HERE / "static" / "missing")}),
         (prefix.rstrip("/"), web.RedirectHandler, {"url": prefix}),
     ]
     return web.Application(handlers, room=room, cookie_secret=cookie_secret, xsrf_cookies=True,
@@ -132,12 +140,14 @@ def _cookie_secret(path: Path | None) -> bytes:
     return value
 
 
-def build_room(url: str, course_root: Path | None, prefix: str) -> Room:
+def build_room(url: str, course_root: Path | None, prefix: str, book_root: Path | None = None,
+               environ: dict | None = None) -> Room:
     store = open_store(url, create=False)
     with store.session() as s:
         settings = {x.key: x.value for x in s.query(Setting)}
     room = Room(store=store, prefix=prefix, course=settings.get("course", ""),
-                course_root=course_root, templates=templates())
+                course_root=course_root, templates=templates(), book_root=book_root,
+                mail=mailer.config_from_env(os.environ if environ is None else environ))
     if settings.get("plan"):
         from course.modules import load_catalogue
         from course.plans import load_named_plan
@@ -155,15 +165,20 @@ def main(argv: list[str] | None = None) -> None:
                         help="the cohort store's SQLAlchemy URL")
     parser.add_argument("--course-root", type=Path, help="the nbgrader course root (for grades)")
     parser.add_argument("--cookie-secret-file", type=Path, help="kept across restarts")
+    parser.add_argument("--book", type=Path, help="the plan's built book (its html folder)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[room %(asctime)s] %(message)s")
     prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "/services/room/")
     listen = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
     try:
-        room = build_room(args.db, args.course_root, prefix)
-    except StoreError as err:
+        room = build_room(args.db, args.course_root, prefix, args.book)
+    except (StoreError, mailer.MailConfigError) as err:
         raise SystemExit(f"room: {err}")
     app = make_app(room, _cookie_secret(args.cookie_secret_file))
+    # What start-up loaded (plan, catalogue, templates, libraries) lives as long as the room:
+    # kept out of the collector's walks, which otherwise add ~180 ms pauses under load
+    # (bench/annotations.py).
+    gc.freeze()
 
     async def serve():
         server = HTTPServer(app, xheaders=True)
@@ -172,12 +187,15 @@ def main(argv: list[str] | None = None) -> None:
         # Linux caps it at net.core.somaxconn (4096 by default).
         server.listen(listen.port, listen.hostname or "127.0.0.1", backlog=BACKLOG)
         log.info("course room of %s at %s%s", room.course, listen.geturl(), prefix)
+        worker = mailer.start(room)  # reminders and digests, sent off the request path
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         server.stop()
+        if worker is not None:
+            await worker.stop()
         room.store.close()
 
     asyncio.run(serve())

@@ -6,7 +6,7 @@ import re
 
 from tornado import web
 
-from course.cohort import reviewing
+from course.cohort import mail, reviewing
 from course.room.base import PageHandler
 from course.room.pages import form_scores
 from course.room.text import render_markdown
@@ -102,7 +102,8 @@ class CoordinatorPage(PageHandler):
         with self.transaction() as s:
             reviewing.require_coordinator(s, me.id)
             rounds = reviewing.rounds(s, me.id)
-        self.render_page("coordinator.html", title="Coordinator", rounds=rounds)
+            outbox = mail.outbox_counts(s)
+        self.render_page("coordinator.html", title="Coordinator", rounds=rounds, outbox=outbox)
 
 
 class RoundPage(PageHandler):
