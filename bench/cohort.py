@@ -81,6 +81,111 @@ def make_cohort(n: int, seed: int = 0, no_main_language: float = 0.08) -> pd.Dat
     })
 
 
+# The hard case (issue 10): civil society a third, two near-absent stakeholder groups,
+# about 8% who do not speak English, and a few languages spoken by only a handful.
+SKEWED_STAKEHOLDERS = {
+    "civil_society": 0.34,
+    "government": 0.25,
+    "academia": 0.20,
+    "technical_community": 0.14,
+    "private_sector": 0.04,
+    "intergovernmental": 0.03,
+}
+# region: (share, [(country, time zone, other language or "", share of its people without English)])
+SKEWED_REGIONS = {
+    "Africa": (0.35, [("KE", "Africa/Nairobi", "sw", 0.0), ("NG", "Africa/Lagos", "", 0.0), ("SN", "Africa/Dakar", "fr", 0.2),
+                      ("CD", "Africa/Kinshasa", "fr", 0.2), ("ZA", "Africa/Johannesburg", "", 0.0), ("GH", "Africa/Accra", "", 0.0),
+                      ("ET", "Africa/Addis_Ababa", "am", 0.0), ("MZ", "Africa/Maputo", "pt", 0.2)]),
+    "Asia-Pacific": (0.22, [("IN", "Asia/Kolkata", "hi", 0.0), ("ID", "Asia/Jakarta", "id", 0.05), ("PH", "Asia/Manila", "", 0.0),
+                            ("FJ", "Pacific/Fiji", "", 0.0), ("BD", "Asia/Dhaka", "bn", 0.0), ("CN", "Asia/Shanghai", "zh", 0.25),
+                            ("KZ", "Asia/Almaty", "ru", 0.2)]),
+    "Latin America and Caribbean": (0.15, [("BR", "America/Sao_Paulo", "pt", 0.2), ("MX", "America/Mexico_City", "es", 0.1),
+                                           ("AR", "America/Argentina/Buenos_Aires", "es", 0.1), ("JM", "America/Jamaica", "", 0.0),
+                                           ("HT", "America/Port-au-Prince", "fr", 0.15)]),
+    "Europe": (0.13, [("DE", "Europe/Berlin", "de", 0.0), ("FR", "Europe/Paris", "fr", 0.1), ("PL", "Europe/Warsaw", "pl", 0.0),
+                      ("GB", "Europe/London", "", 0.0), ("RU", "Europe/Moscow", "ru", 0.3), ("ES", "Europe/Madrid", "es", 0.05),
+                      ("PT", "Europe/Lisbon", "pt", 0.05)]),
+    "Arab States": (0.10, [("EG", "Africa/Cairo", "ar", 0.1), ("TN", "Africa/Tunis", "ar;fr", 0.15), ("LB", "Asia/Beirut", "ar;fr", 0.1),
+                           ("MA", "Africa/Casablanca", "ar;fr", 0.15)]),
+    "North America": (0.05, [("US", "America/New_York", "", 0.0), ("CA", "America/Toronto", "fr", 0.05)]),
+}
+
+# Share of English speakers who also speak each of these, wherever they live.
+SECOND_LANGUAGES = {"fr": 0.06, "es": 0.05, "ar": 0.015, "pt": 0.015, "ru": 0.015, "zh": 0.005}
+
+
+def make_skewed_cohort(n: int, seed: int = 0, group_size: int = 6) -> pd.DataFrame:
+    """A roster of n people that is hard to group well (the skewed cohort of issue 10).
+
+    Stakeholder groups as in SKEWED_STAKEHOLDERS (private sector 4%, intergovernmental 3%);
+    about 8% speak no English (French, Spanish, Arabic, Portuguese, Russian, Chinese, some
+    French and Arabic), so their language pools are small; organisations send 2-15 colleagues,
+    who share stakeholder group and country (not always languages). Each language spoken
+    by people without English then gets bilingual speakers (who also speak English) up to
+    twice what whole groups of `group_size` - 1 to `group_size` need: small pools, where
+    who joins them decides the diversity. The data are illustrative, not real people.
+    """
+    rng = np.random.default_rng(seed)
+    stake = rng.choice(list(SKEWED_STAKEHOLDERS), size=n, p=list(SKEWED_STAKEHOLDERS.values())).astype(object)
+    region_names = list(SKEWED_REGIONS)
+    region = rng.choice(region_names, size=n, p=[SKEWED_REGIONS[r][0] for r in region_names]).astype(object)
+    place = np.array([rng.integers(len(SKEWED_REGIONS[reg][1])) for reg in region])
+    # Organisations: a third of people come with colleagues (2-15), who share their
+    # stakeholder group, region and country; each colleague's languages are their own.
+    organisation = np.array([f"Organisation {i:06d}" for i in range(n)], dtype=object)
+    who = rng.permutation(n)
+    pos, o = 0, 0
+    while pos < int(n * 0.35) - 1:
+        k = min(int(rng.geometric(0.3)) + 1, 15, int(n * 0.35) - pos)
+        members = who[pos : pos + k]
+        for column in (stake, region, place):
+            column[members] = column[members[0]]
+        organisation[members] = f"Shared organisation {o:05d}"
+        pos, o = pos + k, o + 1
+    country, tz, langs = [], [], []
+    for reg, i in zip(region, place):
+        c, z, other, without_en = SKEWED_REGIONS[reg][1][i]
+        country.append(c)
+        tz.append(z)
+        if other and rng.random() < without_en:
+            langs.append(other)
+        elif other and rng.random() < 0.6:
+            langs.append("en;" + other)
+        else:
+            langs.append("en")
+    # English speakers anywhere may have learnt a world language too.
+    for i, v in enumerate(langs):
+        if "en" in v.split(";"):
+            for lang, share in SECOND_LANGUAGES.items():
+                if lang not in v.split(";") and rng.random() < share:
+                    langs[i] = v = v + ";" + lang
+    langs = np.array(langs, dtype=object)
+    # Enough bilingual speakers for each language of people without English, with a choice.
+    for lang in sorted({l for v in langs if "en" not in v.split(";") for l in v.split(";")}):
+        without = sum(1 for v in langs if "en" not in v.split(";") and v.split(";")[0] == lang)
+        speakers = sum(1 for v in langs if lang in v.split(";"))
+        need = 2 * group_size * max(1, -(-without // (group_size - 1))) if without else 0
+        english = [i for i in rng.permutation(n) if "en" in langs[i].split(";") and lang not in langs[i].split(";")]
+        for i in english[: max(0, need - speakers)]:
+            langs[i] += ";" + lang
+    gender = rng.choice(list(GENDERS), size=n, p=list(GENDERS.values()))
+    expertise = [";".join(rng.choice(TOPICS, size=rng.integers(0, 4), replace=False)) for _ in range(n)]
+    ids = [f"p{i:06d}" for i in range(n)]
+    return pd.DataFrame({
+        "id": ids,
+        "name": [f"Participant {i}" for i in range(n)],
+        "email": [f"{i}@example.org" for i in ids],
+        "stakeholder_group": stake,
+        "region": region,
+        "country": country,
+        "organisation": organisation,
+        "gender": gender,
+        "languages": langs,
+        "timezone": tz,
+        "expertise": expertise,
+    })
+
+
 def make_tutors(n: int, capacity: int, seed: int = 0) -> pd.DataFrame:
     """Tutors with a `capacity` column; most speak English, some a second language."""
     tutors = make_cohort(n, seed=seed + 1000, no_main_language=0.0)

@@ -1,23 +1,26 @@
 """Timed cases for peer_review; run by hand: python bench/peer_review.py [case ...].
 
 Cases: groups, allocation, aggregation, mentoring (default: all). Figures go in
-bench/README.md. Times are wall-clock for the pure functions on in-memory tables.
+bench/README.md. Times are wall-clock for the pure functions on in-memory tables
+(proving a grouping's optimum is timed on its own).
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.cohort import make_cohort, make_submissions, simulate_pg1  # noqa: E402
+from bench.cohort import make_cohort, make_skewed_cohort, make_submissions, simulate_pg1  # noqa: E402
 from peer_review.aggregation import aggregate_scores, rmse  # noqa: E402
 from peer_review.allocation import allocate_reviews  # noqa: E402
-from peer_review.groups import form_groups  # noqa: E402
+from peer_review.group_optimum import prove_optimum  # noqa: E402
+from peer_review.groups import cp_solver, form_groups, group_sizes, pool_model, shared_languages, utc_offset_hours  # noqa: E402
 from peer_review.mentoring import greedy_match, match_mentors  # noqa: E402
 from peer_review.quality import allocation_quality, group_quality  # noqa: E402
 from peer_review.roster import language_sets, org_keys, validate_roster  # noqa: E402
@@ -29,16 +32,71 @@ def timed(fn, *args, **kwargs):
     return out, time.perf_counter() - start
 
 
-def bench_groups(n=10_000, size=6, seed=1):
+def check_groups(roster, groups, size, max_tz_spread):
+    """The hard rules: everyone once, sizes within one of each other and at most `size`, a shared language, the spread."""
+    sizes = groups.groupby("group").size()
+    ok = sorted(groups["id"]) == sorted(roster["id"]) and sizes.max() - sizes.min() <= 1 and sizes.max() <= size
+    ok &= all(shared_languages(groups).values())
+    if max_tz_spread is not None:
+        offsets = groups["timezone"].map(utc_offset_hours)
+        ok &= bool(offsets.groupby(groups["group"]).agg(lambda x: x.max() - x.min()).max() <= max_tz_spread)
+    return bool(ok)
+
+
+def region_ceiling(roster, size, stake_optimum):
+    """The most region diversity a grouping with `stake_optimum` stakeholder diversity can have
+    (the pool model's bound: language pools cap regions as they cap stakeholder groups)."""
+    n_groups, q, r = group_sizes(len(roster), size)
+    types = Counter(zip(language_sets(roster), [0.0] * len(roster), roster["stakeholder_group"], roster["region"]))
+    model, _, _, _, reach, _ = pool_model(types, n_groups, q, r)
+    model.add(sum(reach(2)) >= stake_optimum)
+    model.maximize(sum(reach(3)))
+    solver = cp_solver(seconds=120, workers=2)
+    solver.solve(model)
+    return int(solver.best_objective_bound + 1e-6)
+
+
+def bench_groups(sizes=(240, 500, 1000, 2000, 5000, 10_000), size=6, seeds=(0, 1, 2), max_tz_spread=None,
+                 prove_up_to=10_000, time_limit=600.0):
+    """Skewed, multilingual cohorts (bench/cohort.py make_skewed_cohort): diversity against its bound and the proven optimum."""
+    rule = "" if max_tz_spread is None else f" max-tz-spread={max_tz_spread:g}"
+    for n in sizes:
+        for seed in seeds:
+            roster = validate_roster(make_skewed_cohort(n, seed=seed, group_size=size))
+            groups, seconds = timed(form_groups, roster, size=size, seed=seed, max_tz_spread=max_tz_spread)
+            q = group_quality(groups)
+            s_reached, s_bound = q["stakeholder_diversity"]
+            r_reached, r_bound = q["region_diversity"]
+            ceiling_text = ""
+            line = (f"groups skewed n={n} seed={seed} size={size}{rule}: {seconds:.2f} s; hard rules held="
+                    f"{check_groups(roster, groups, size, max_tz_spread)}; stakeholder diversity {s_reached} / bound {s_bound} "
+                    f"= {100 * s_reached / s_bound:.2f}%")
+            if n <= prove_up_to:
+                proof = prove_optimum(roster, size, max_tz_spread=max_tz_spread, groups=groups, time_limit=time_limit)
+                if proof["optimum"] is not None:
+                    gap = proof["optimum"] - s_reached
+                    line += f"; optimum {proof['optimum']} (proven, {proof['seconds']:.2f} s), gap {gap} ({100 * gap / proof['optimum']:.2f}%)"
+                    if max_tz_spread is None:
+                        ceiling = region_ceiling(roster, size, proof["optimum"])
+                        ceiling_text = f" (at most {ceiling} = {100 * ceiling / r_bound:.1f}% with the stakeholder optimum)"
+                else:
+                    line += (f"; optimum NOT proven in {proof['seconds']:.0f} s: best found {proof['best']}, "
+                             f"proven bound {proof['proven_bound']}, gap at most {proof['proven_bound'] - s_reached}")
+            print(line + f"; regions {r_reached} / {r_bound} = {100 * r_reached / r_bound:.1f}%{ceiling_text}; "
+                  f"organisation clashes {q['organisation_clashes']}", flush=True)
+
+
+def bench_groups_easy(n=10_000, size=6, seed=1):
+    """The earlier generator (bench/cohort.py make_cohort), for comparison with the figures before issue 10."""
     roster = validate_roster(make_cohort(n, seed=seed))
     groups, seconds = timed(form_groups, roster, size=size, seed=seed)
     q = group_quality(groups)
-    sizes_ok = q["size_max"] - q["size_min"] <= 1
     s_reached, s_bound = q["stakeholder_diversity"]
     r_reached, r_bound = q["region_diversity"]
-    print(f"groups n={n} size={size}: {seconds:.2f} s; {q['groups']} groups of {q['size_min']}-{q['size_max']} (ok={sizes_ok}); "
-          f"share a language={q['share_a_language']}; stakeholder diversity {s_reached}/{s_bound} = {100 * s_reached / s_bound:.2f}%; "
-          f"regions {r_reached}/{r_bound} = {100 * r_reached / r_bound:.1f}%; organisation clashes {q['organisation_clashes']}")
+    print(f"groups n={n} size={size}: {seconds:.2f} s; {q['groups']} groups of {q['size_min']}-{q['size_max']}; "
+          f"hard rules held={check_groups(roster, groups, size, None)}; stakeholder diversity {s_reached}/{s_bound} = "
+          f"{100 * s_reached / s_bound:.2f}%; regions {r_reached}/{r_bound} = {100 * r_reached / r_bound:.1f}%; "
+          f"organisation clashes {q['organisation_clashes']}", flush=True)
 
 
 def check_allocation(allocation, roster, subs, k):
@@ -97,6 +155,8 @@ if __name__ == "__main__":
     cases = sys.argv[1:] or ["groups", "allocation", "aggregation", "mentoring"]
     if "groups" in cases:
         bench_groups()
+        bench_groups(sizes=(240, 1000, 10_000), seeds=(0,), max_tz_spread=8.0)
+        bench_groups_easy()
     if "allocation" in cases:
         bench_allocation(10_000)
         bench_allocation(100_000)

@@ -10,7 +10,11 @@ from peer_review.roster import org_keys
 
 
 def diversity(groups: pd.DataFrame, column: str) -> tuple[int, int]:
-    """(sum over groups of distinct values, upper bound sum over values of min(count, groups))."""
+    """(sum over groups of distinct values, upper bound sum over values of min(count, groups)).
+
+    The bound ignores languages and time zones, so it may be out of reach; for stakeholder
+    groups, group_optimum.prove_optimum gives the best any grouping can do.
+    """
     n_groups = groups["group"].nunique()
     reached = int(groups.groupby("group")[column].nunique().sum())
     bound = int(groups[column].value_counts().clip(upper=n_groups).sum())
@@ -52,10 +56,31 @@ def _pct(pair: tuple[int, int]) -> str:
 def group_summary(q: dict) -> list[str]:
     return [
         f"{q['people']} people in {q['groups']} groups of {q['size_min']}-{q['size_max']}; every group shares a language: {'yes' if q['share_a_language'] else 'NO'}",
-        f"stakeholder diversity (distinct groups per group, summed) {_pct(q['stakeholder_diversity'])} of the best possible",
+        f"stakeholder diversity (distinct groups per group, summed) {_pct(q['stakeholder_diversity'])} of the upper bound",
         f"region diversity {_pct(q['region_diversity'])} of the upper bound",
         f"same-organisation pairs in a group: {q['organisation_clashes']}; largest female/male gap in a group: {q['gender_imbalance_max']}; widest time-zone spread: {q['tz_spread_max_hours']:g} h",
     ]
+
+
+def optimum_summary(reached: int, bound: int, proof: dict) -> list[str]:
+    """A grouping's stakeholder diversity beside the proven optimum (group_optimum.prove_optimum's answer)."""
+    how = f"{proof['method']}, {proof['seconds']:.1f} s"
+    if proof["optimum"] is not None:
+        best = proof["optimum"]
+        gap = best - reached
+        lines = [f"stakeholder diversity {reached}; best possible {best} (proven optimal: {how}); "
+                 f"gap {gap} ({100 * gap / best if best else 0:.1f}%); upper bound {bound}"]
+    else:
+        top = proof["proven_bound"]
+        gap = top - reached
+        lines = [f"stakeholder diversity {reached}; the optimum is NOT proven: the solver stopped at its time limit "
+                 f"({how}); no grouping can reach more than {top} (the best bound it proved), so the gap is at most "
+                 f"{gap} ({100 * gap / top if top else 0:.1f}%); upper bound {bound}",
+                 "a longer --time-limit may prove the optimum"]
+    if proof["best"] > reached:
+        lines.append(f"a grouping with stakeholder diversity {proof['best']} exists (the solver found one): "
+                     f"these groups stop {proof['best'] - reached} short of it")
+    return lines
 
 
 def allocation_quality(allocation: pd.DataFrame, roster: pd.DataFrame, k: int, groups: pd.DataFrame | None = None,

@@ -17,7 +17,7 @@ from course.errors import Problem, UserError
 from course.layout import Layout
 from course.modules import load_catalogue
 from course.plans import load_named_plan
-from peer_review import aggregation, allocation, groups as grouping, mentoring, quality, rota as rotas, roster as rosters, tutors as tutoring
+from peer_review import aggregation, allocation, group_optimum, groups as grouping, mentoring, quality, rota as rotas, roster as rosters, tutors as tutoring
 
 _CSV = click.Path(dir_okay=False, path_type=Path)
 INPUT_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -84,6 +84,11 @@ def _progress(rows: int) -> Callable[[str], None] | None:
     """A stage reporter (stderr, with elapsed seconds) for large inputs; None keeps small runs quiet."""
     if rows <= PROGRESS_ROWS:
         return None
+    return _reporter()
+
+
+def _reporter() -> Callable[[str], None]:
+    """Report stages on stderr with the seconds since this call."""
     start = time.monotonic()
 
     def report(message: str) -> None:
@@ -123,13 +128,29 @@ def roster_check(roster_csv, capacity, output):
         write_csv(table, output, [roster_csv])
 
 
+PROVE = click.option("--prove", is_flag=True,
+                     help="Also compute the best stakeholder diversity possible under the same rules (CP-SAT) and the gap to it.")
+TIME_LIMIT = click.option("--time-limit", default=120.0, show_default=True, type=FiniteFloat(min=1), metavar="SECONDS",
+                          help="With --prove: stop the solver after this long and report the best bound it proved.")
+
+
+def prove_groups(table: pd.DataFrame, result: pd.DataFrame, size: int, max_tz_spread: float | None,
+                 time_limit: float) -> None:
+    """--prove: the groups' stakeholder diversity beside the proven optimum, with progress on stderr."""
+    proof = group_optimum.prove_optimum(table, size, max_tz_spread=max_tz_spread, groups=result,
+                                        time_limit=time_limit, progress=_reporter())
+    _echo(quality.optimum_summary(*quality.diversity(result, "stakeholder_group"), proof))
+
+
 @click.command()
 @click.argument("roster_csv", type=INPUT_FILE)
 @click.option("--size", default=6, show_default=True, type=click.IntRange(2, 30), help="Target group size (no group is larger).")
 @click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--max-tz-spread", type=FiniteFloat(min=0), help="Hours of UTC offset a group may span (synchronous meetings).")
+@PROVE
+@TIME_LIMIT
 @click.option("-o", "--output", type=_CSV, required=True)
-def groups(roster_csv, size, seed, max_tz_spread, output):
+def groups(roster_csv, size, seed, max_tz_spread, prove, time_limit, output):
     """Form diverse study groups that each share a language."""
     progress = _progress(_count_rows(roster_csv))
     say = progress or _quiet
@@ -143,6 +164,8 @@ def groups(roster_csv, size, seed, max_tz_spread, output):
     write_csv(result, output, [roster_csv])
     _echo(quality.group_summary(quality.group_quality(result)))
     click.echo(f"wrote {output}")
+    if prove:
+        prove_groups(table, result, size, max_tz_spread, time_limit)
 
 
 @click.command()

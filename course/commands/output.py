@@ -65,8 +65,11 @@ def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with every text cell neutralised (see `neutralise`)."""
     out = frame.copy()
     for column in out.columns:
-        if not pd.api.types.is_numeric_dtype(out[column]):
-            out[column] = out[column].map(neutralise)
+        if pd.api.types.is_numeric_dtype(out[column]):
+            continue
+        values = [neutralise(v) for v in out[column]]
+        if any(a is not b for a, b in zip(values, out[column])):  # keep the column's type else
+            out[column] = pd.Series(values, index=out.index, dtype=object)
     return out
 
 

@@ -25,7 +25,7 @@ from course.cohort.people import coordinator_id, import_people, share_email_prob
 from course.cohort.structure import (cohort_status, get_setting, groups_frame, people_frame,
                                      set_setting, store_groups, store_rota, store_tutors,
                                      table_frames)
-from course.commands.cohort import INPUT_FILE, _echo, _plan_sessions, read_roster
+from course.commands.cohort import INPUT_FILE, PROVE, TIME_LIMIT, _echo, _plan_sessions, prove_groups, read_roster
 from course.commands.output import SEED, FiniteFloat, print_table, safe_frame, write_csv
 from course.errors import Problem, UserError
 from course.hub import USERNAME_RULE, username_problems
@@ -214,8 +214,10 @@ def load_rosters(plan_name: str, roster_csv: Path, tutors_csv: Path, coordinator
 @click.option("--seed", default=0, show_default=True, type=SEED)
 @click.option("--max-tz-spread", type=FiniteFloat(min=0), help="Hours of UTC offset a group may span (synchronous meetings).")
 @click.option("--csv", "csv_path", type=_CSV, help="Also write the groups to this CSV file.")
+@PROVE
+@TIME_LIMIT
 @store_options
-def groups(size, seed, max_tz_spread, csv_path, state, db):
+def groups(size, seed, max_tz_spread, csv_path, prove, time_limit, state, db):
     """Form study groups from the stored participants.
 
     Diverse groups that each share a language; they replace earlier groups (and their
@@ -227,9 +229,9 @@ def groups(size, seed, max_tz_spread, csv_path, state, db):
         participants = people_frame(session, "participant")
         if participants.empty:
             raise UserError("no participants in the store: run `igcb cohort init --roster R.csv`")
+        size = size or plan.cohort.group_size
         try:
-            result = grouping.form_groups(participants, size=size or plan.cohort.group_size,
-                                          seed=seed, max_tz_spread=max_tz_spread)
+            result = grouping.form_groups(participants, size=size, seed=seed, max_tz_spread=max_tz_spread)
         except grouping.GroupingError as err:
             raise UserError(f"study groups: {err}") from None
         dropped = store_groups(session, result, actor_of(session))
@@ -241,6 +243,8 @@ def groups(size, seed, max_tz_spread, csv_path, state, db):
     if cleared:
         click.echo(f"removed the old groups' {' and '.join(cleared)}: "
                    "run `igcb cohort tutors` and `igcb cohort rota` again")
+    if prove:
+        prove_groups(participants, result, size, max_tz_spread, time_limit)  # after the commit: it may take minutes
 
 
 def _stored_groups(session) -> pd.DataFrame:
