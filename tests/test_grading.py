@@ -18,9 +18,11 @@ from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from course.cli import main
-from course.grading.autograde import STATUS_FILE, Autograder, landlock_available
+from course.grading import monitor
+from course.grading.autograde import STATUS_FILE, Autograder, landlock_available, process_limit_available
 from course.grading.nbgrader_course import NbgraderCourse
 from course.grading.pool import Limits
+from course.grading.processes import ProcessLimits
 from course.grading.samples import submit
 from course.layout import Layout
 
@@ -174,7 +176,7 @@ def test_cohort_with_hostile_submissions(course):
     scores = _toy_scores(course)
     expected = {"correct": 3, "partial": 2, "empty": 0, "loop": 2, "memory": 2, "flood": 2,
                 "stubborn": 0, "osexit": 0, "edited": 0, "deleted": 0, "invalid": 0, "nbformat": 0,
-                "renamed": 0, "extras": 3}
+                "renamed": 0, "extras": 3, "intruder": 2}
     assert {s: scores[s] for s in expected} == expected
     reasons = {s: " ".join(o.reasons) for s, o in outcomes.items()}
     for student in ("correct", "partial", "empty"):
@@ -191,6 +193,12 @@ def test_cohort_with_hostile_submissions(course):
     assert "nbformat" in reasons["nbformat"]
     assert "toy.ipynb is missing" in reasons["renamed"] and "toy (1).ipynb" in reasons["renamed"]
     assert "notes.txt" in reasons["extras"]
+    # the intruder keeps its score and is flagged with what it tried; no one else tried anything
+    assert outcomes["intruder"].status == "flagged"
+    for attempt in ("write <course>/source/toy/toy.ipynb", "delete <course>/gradebook.db",
+                    "write <course>/submitted/correct/toy/toy.ipynb", "read <course>/source/toy/toy.ipynb"):
+        assert f"toy: {attempt}" in outcomes["intruder"].attempts, outcomes["intruder"].attempts
+    assert [s for s, o in outcomes.items() if o.attempts] == ["intruder"]
     with course.gradebook() as gb:
         assert all(g.needs_manual_grade for g in gb.find_submission_notebook("toy", A, "edited").grades
                    if g.cell.cell_type == "code")
@@ -204,6 +212,111 @@ def test_cohort_with_hostile_submissions(course):
         intruder = (course.folder("autograded", "intruder", A) / "toy.ipynb").read_text()
         assert "no source PermissionError" in intruder and "BEGIN SOLUTION" not in intruder
         assert scores["correct"] == 3
+
+
+# the monitor's pipe, found as a submission could: the one non-blocking, write-only pipe
+FIND_MONITOR_PIPE = """import fcntl, stat
+def writer(f):
+    try:
+        flags = fcntl.fcntl(f, fcntl.F_GETFL)
+    except OSError:
+        return False
+    return stat.S_ISFIFO(os.fstat(f).st_mode) and flags & (os.O_WRONLY | os.O_NONBLOCK) == os.O_WRONLY | os.O_NONBLOCK
+fd = next(f for f in range(3, 1024) if writer(f))"""
+
+
+def _attempting(course, student: str, lines: list[str], prelude: str = "") -> None:
+    """A correct submission whose square cell also runs `lines`, each of them failing quietly."""
+    submit(course, A, student, "correct")
+    code = ["import os, shutil, socket", prelude, "def square(x):", "    return x * x"]
+    for line in lines:
+        code += ["try:", f"    {line}", "except OSError:", "    pass"]
+    _replace(course, student, "answer_square", "\n".join(code))
+
+
+def test_escape_attempts_are_flagged_and_their_score_stands(course):
+    source = course.folder("source", assignment=A) / "toy.ipynb"
+    gradebook = course.root / "gradebook.db"
+    submit(course, A, "ana", "correct")
+    other = course.folder("submitted", "ana")
+    _attempting(course, "mallory", [
+        f"open({str(source)!r}, 'a').write('# mine')",
+        f"shutil.rmtree({str(other)!r})",
+        f"open({str(gradebook)!r}, 'rb').read()",
+        "socket.create_connection(('127.0.0.1', 9), timeout=2)",
+    ])
+    # one that hides its attempts: writes to the monitor's pipe, closes it, then tries
+    _attempting(course, "sly", [
+        "os.write(fd, b'all is well\\n')",
+        "os.close(fd)",
+        f"open({str(source)!r}, 'a').write('# mine')",
+    ], prelude=FIND_MONITOR_PIPE)
+    before = _digest(source)
+    run = lambda *args: CliRunner().invoke(main, [*args, "--course-dir", str(course.root)])  # noqa: E731
+
+    graded = run("grade", A, "--timeout", "30")
+    assert graded.exit_code == 0, graded.output
+    assert "1 graded, 2 flagged, 0 failed" in graded.output
+    assert "tried to reach outside the sandbox (2): mallory, sly" in graded.output
+    status = {s: json.loads((course.folder("autograded", s, A) / STATUS_FILE).read_text())
+              for s in ("ana", "mallory", "sly")}
+    assert status["ana"]["status"] == "graded" and status["ana"]["reasons"] == status["ana"]["attempts"] == []
+    assert status["mallory"]["status"] == "flagged"
+    attempts = set(status["mallory"]["attempts"])
+    assert {"toy: write <course>/source/toy/toy.ipynb", "toy: delete <course>/submitted/ana",
+            "toy: read <course>/gradebook.db", "toy: connect to 127.0.0.1:9"} <= attempts, attempts
+    reason = next(r for r in status["mallory"]["reasons"] if "outside its sandbox" in r)
+    for attempt in ("write <course>/source/toy/toy.ipynb", "delete <course>/submitted/ana",
+                    "read <course>/gradebook.db", "connect to 127.0.0.1:9"):
+        assert attempt in reason and attempt in graded.output
+    assert status["sly"]["attempts"] == ["toy: write lines of its own to the attempt monitor's channel: 1 line(s)",
+                                         "toy: close or replace the attempt monitor's channel"]
+    # the grades stand: the attempts failed quietly and the answers are right
+    assert _toy_scores(course) == {"ana": 3, "mallory": 3, "sly": 3}
+    assert status["mallory"]["score"] == status["ana"]["score"] == 4
+    with course.gradebook() as gb:  # the formgrader shows it to tutors as needing a look
+        code = lambda s: {g.needs_manual_grade for g in gb.find_submission_notebook("toy", A, s).grades  # noqa: E731
+                          if g.cell.cell_type == "code"}
+        assert code("mallory") == {True} and code("ana") == {False}
+    if landlock_available():
+        assert _digest(source) == before and (other / A / "toy.ipynb").is_file()
+    # a run that skips them still shows the flag
+    again = run("grade", A)
+    assert "tried to reach outside the sandbox (2): mallory, sly" in again.output
+
+
+def test_monitor_reports_are_told_from_other_lines():
+    ready, reports, foreign = monitor.parse(
+        b'{"op": "ready", "target": ""}\n{"op": "write", "target": "/a\\u001b[2J"}\n'
+        b'{"op": "write", "target": "/a\\u001b[2J"}\nall is well\n{"op": "format", "target": "/"}\n')
+    assert ready and reports == [("write", "/a\x1b[2J")] and foreign == 2
+    assert monitor.describe(reports) == "tried to reach outside its sandbox: write /a\\x1b[2J"
+    many = [("read", f"/c/{i}") for i in range(12)]
+    assert monitor.describe(many, root="/c").endswith("read <course>/7 and 4 more")
+
+
+def test_fork_bomb_is_contained_and_the_batch_goes_on(course):
+    if os.geteuid() != 0 and not process_limit_available():
+        pytest.skip("no cgroup pids controller this user may use (as root, as CI runs, there must be one)")
+    assert process_limit_available()
+    probe = ProcessLimits.create()
+    probe.close()
+    submit(course, A, "ana", "correct")
+    submit(course, A, "ben", "partial")
+    submit(course, A, "bomb", "correct")
+    _replace(course, "bomb", "answer_square", "\n".join([
+        "import os", "def square(x):", "    return x * x",
+        "while True:", "    try:", "        os.fork()", "    except OSError:", "        pass"]))
+    outcomes = {o.student: o for o in Autograder(course, A, workers=2, limits=ROOMY).run()}
+
+    assert outcomes["bomb"].status == "flagged"
+    assert "too many processes" in " ".join(outcomes["bomb"].reasons), outcomes["bomb"].reasons
+    assert (outcomes["ana"].status, outcomes["ben"].status) == ("graded", "graded")
+    # the cells after the bomb did not run; the other notebook and submissions are graded
+    assert _toy_scores(course) == {"ana": 3, "ben": 2, "bomb": 0}
+    assert outcomes["bomb"].score == 1
+    # nothing is left running: the run's cgroups are gone with their processes
+    assert not list(probe.run.parent.glob(f"igcb-grade-{os.getpid()}-*"))
 
 
 def test_rerun_skips_graded_unless_forced(course):

@@ -75,9 +75,10 @@ def grade(assignment, course_dir, workers, force, timeout, memory, max_output, s
     """Autograde every submission of ASSIGNMENT, in parallel and contained.
 
     Submissions already graded are skipped unless --force. Ends with a table of
-    graded, flagged (with the reason) and failed submissions; exit status 1 if any failed.
+    flagged (with the reason) and failed submissions, and names those whose code tried to
+    reach outside the sandbox (their score stands); exit status 1 if any failed.
     """
-    from course.grading.autograde import Autograder, landlock_available
+    from course.grading.autograde import Autograder, landlock_available, process_limit_available
     from course.grading.pool import Limits
 
     course = _course(course_dir)
@@ -88,6 +89,9 @@ def grade(assignment, course_dir, workers, force, timeout, memory, max_output, s
     if not landlock_available():
         click.echo("warning: Landlock is not available here: student code can write wherever "
                    "this user can (see assessments/README.md)", err=True)
+    if not process_limit_available():
+        click.echo("warning: no cgroup pids controller can be used here: the processes a submission "
+                   "starts are limited only by RLIMIT_NPROC (not at all as root)", err=True)
     grader = Autograder(course, assignment, workers=workers, limits=limits, force=force)
     submitted = grader.students()
     unknown = sorted(set(students) - set(submitted))
@@ -106,12 +110,18 @@ def grade(assignment, course_dir, workers, force, timeout, memory, max_output, s
 
 
 def _summary(outcomes) -> None:
+    from course.grading.autograde import STATUS_FILE
+
     counts = {s: sum(o.status == s for o in outcomes) for s in ("graded", "flagged", "failed", "skipped")}
     rows = [[o.student, o.status, _score(o), "; ".join(o.reasons)]
             for o in outcomes if o.status in ("flagged", "failed")]
     if rows:
         print_table(["student", "status", "score", "reason"], rows)
         click.echo()
+    tried = [o.student for o in outcomes if o.attempts]
+    if tried:  # the first thing a tutor should look at
+        click.echo(f"tried to reach outside the sandbox ({len(tried)}): {', '.join(tried)} "
+                   f"(every attempt is listed in {STATUS_FILE} in their autograded folder)")
     click.echo(", ".join(f"{n} {s}" for s, n in counts.items())
                + (" (skipped: graded before; --force to grade again)" if counts["skipped"] else ""))
 

@@ -14,15 +14,24 @@ What changes is the driver:
 - a submission is marked done (`autograded/<student>/<a>/.igcb-grade.json`) only after its
   grades are committed, so a run killed half way and started again grades what is left.
 
+What the sandbox stopped is not only stopped but told: the attempt monitor (monitor.py)
+reports each write or read outside the working copy, removal, connection or program aimed at
+the course, and the submission is flagged with what it tried (the outcome's `attempts`, the
+status file, the summary of `igcb grade`, "needs manual grade" in the formgrader), its score
+kept. A kernel with its own cgroup (processes.py) that is refused a new process (a fork
+bomb) is stopped with everything it started, flagged, and the batch goes on.
+
 Limits that remain: with Landlock the kernel cannot write outside its working copy, read the
 course root, open TCP connections or signal the grader; without Landlock (non-Linux, old
 kernels) only the working copy, the clean environment and the resource limits hold, and
-student code runs with the grader's user rights. In every case student code runs in the same
-interpreter as the tests, so a deliberate cheat (patching IPython to hide a failing test) is
-not caught here: hidden tests and tutor review are the defence. Processes a submission starts
-in a new session may outlive its kernel; the CPU time limit is per cell, not per process;
-the number of processes a submission may start is not limited (RLIMIT_NPROC counts all of
-the user's processes, so it cannot be set per kernel).
+student code runs with the grader's user rights (the monitor still reports what it tries).
+In every case student code runs in the same interpreter as the tests, so a deliberate cheat
+(patching IPython to hide a failing test) is not caught here: hidden tests and tutor review
+are the defence; for the same reason code that calls the C library itself (ctypes) is not
+seen by the monitor, though the sandbox holds. The CPU time limit is per cell, not per
+process. Without a writable cgroup pids controller the number of processes is bounded only by
+RLIMIT_NPROC, a little above the user's count at start (not at all as root), and processes a
+submission starts in a new session may outlive its kernel.
 """
 
 import asyncio
@@ -45,7 +54,7 @@ from nbgrader.utils import find_all_files
 from traitlets.config import Config
 
 from course.errors import UserError
-from course.grading import checks, sandbox
+from course.grading import checks, monitor, processes, sandbox
 from course.grading.execute import mark_not_run, run_notebook
 from course.grading.nbgrader_course import NbgraderCourse
 from course.grading.pool import KernelPool, Limits
@@ -65,6 +74,7 @@ class Outcome:
     score: float | None = None
     max_score: float | None = None
     reasons: list[str] = field(default_factory=list)
+    attempts: list[str] = field(default_factory=list)  # what its code tried outside the sandbox
 
 
 @dataclass
@@ -74,6 +84,7 @@ class _Submission:
     dest: Path
     timestamp: str | None
     reasons: list[str] = field(default_factory=list)
+    attempts: list[str] = field(default_factory=list)
     pending: int = 0
     failed: bool = False
 
@@ -109,6 +120,11 @@ class SaveAutoGradesOnce(SaveAutoGrades):
 
 def landlock_available() -> bool:
     return sandbox.landlock_abi() > 0
+
+
+def process_limit_available() -> bool:
+    """Whether each kernel can get a cgroup of its own (a fork bomb is contained)."""
+    return processes.available()
 
 
 class Autograder:
@@ -156,7 +172,7 @@ class Autograder:
         if status.get("timestamp") != timestamp or status.get("status") == "failed":
             return None
         return Outcome(status["student"], "skipped", status.get("score"), status.get("max_score"),
-                       [f"already {status['status']}"] + status.get("reasons", []))
+                       [f"already {status['status']}"] + status.get("reasons", []), status.get("attempts", []))
 
     # -- the run ---------------------------------------------------------------
 
@@ -195,7 +211,8 @@ class Autograder:
         hidden = self.course.root
         if Path(sys.prefix).resolve().is_relative_to(hidden):
             hidden = None  # the kernel must be able to read its own Python
-        pool = KernelPool(base, size=self.workers, needed=0, limits=self.limits, hidden=hidden)
+        cgroups = processes.ProcessLimits.create()
+        pool = KernelPool(base, size=self.workers, needed=0, limits=self.limits, hidden=hidden, processes=cgroups)
         queue: asyncio.Queue = asyncio.Queue(maxsize=2 * self.workers)
         source = self.course.folder("source", assignment=self.assignment)
         source_files = self._source_files()
@@ -219,13 +236,14 @@ class Autograder:
 
         async def work() -> None:
             while (job := await queue.get()) is not None:
-                problems, error = [], None
+                problems, error, attempts = [], None, []
                 if job.needs_kernel:
                     try:
                         kernel = await pool.take()
                     except Exception as err:
                         error = str(err)
                     else:
+                        watch = asyncio.ensure_future(pool.watch(kernel))
                         try:
                             for path in source_files:
                                 target = kernel.workdir / path.relative_to(source)
@@ -235,16 +253,21 @@ class Autograder:
                         except Exception as err:
                             error = f"{type(err).__name__}: {err}"
                         finally:
+                            watch.cancel()
+                            attempts, signs = pool.attempts(kernel)
+                            problems += signs
                             task = asyncio.ensure_future(pool.discard(kernel))
                             background.add(task)
                             task.add_done_callback(background.discard)
-                await loop.run_in_executor(writer, self._finish_job, job, problems, error)
+                await loop.run_in_executor(writer, self._finish_job, job, problems, error, attempts)
 
         try:
             await asyncio.gather(feed(), *(work() for _ in range(self.workers)))
             await asyncio.gather(*background)
         finally:
             await pool.close()
+            if cgroups:
+                cgroups.close()
             writer.shutdown(wait=True)
             shutil.rmtree(base, ignore_errors=True)
 
@@ -320,9 +343,14 @@ class Autograder:
 
     # -- writing results (this process only) --------------------------------------
 
-    def _finish_job(self, job: _Job, problems: list[str], error: str | None) -> None:
+    def _finish_job(self, job: _Job, problems: list[str], error: str | None,
+                    attempts: list[tuple[str, str]] = ()) -> None:
         sub = job.sub
         sub.reasons += [f"{job.notebook}: {p}" for p in problems]
+        if attempts:  # flagged for a tutor; the grades stand
+            root = str(self.course.root.resolve())
+            sub.reasons.append(f"{job.notebook}: {monitor.describe(attempts, root)}")
+            sub.attempts += [f"{job.notebook}: {item}" for item in monitor.named(attempts, root)]
         try:
             if error:
                 mark_not_run(job.nb, 0, f"not graded: {error}")
@@ -331,7 +359,7 @@ class Autograder:
             nb, resources = job.nb, job.resources
             for pp in self.save:
                 nb, resources = pp(nb, resources)
-            if job.tampered:
+            if job.tampered or attempts:  # for a tutor in the formgrader (and the export); scores stand
                 with self.course.gradebook() as gb:
                     for grade in gb.find_submission_notebook(job.notebook, self.assignment, sub.student).grades:
                         grade.needs_manual_grade = True
@@ -354,7 +382,7 @@ class Autograder:
             sub.failed = True
             sub.reasons.append(f"could not read the score back: {err}")
         status = "failed" if sub.failed else "flagged" if sub.reasons else "graded"
-        outcome = Outcome(sub.student, status, score, max_score, sub.reasons)
+        outcome = Outcome(sub.student, status, score, max_score, sub.reasons, sub.attempts)
         record = asdict(outcome) | {"timestamp": sub.timestamp}
         sub.dest.mkdir(parents=True, exist_ok=True)
         (sub.dest / STATUS_FILE).write_text(json.dumps(record, indent=1))

@@ -1,9 +1,9 @@
 """Run one sanitised notebook in a pooled kernel, with nbgrader's Execute and our limits.
 
 A cell that runs past its time limit is interrupted; a kernel that ignores the interrupt,
-dies (os._exit, a crash, the memory limit) or floods its output is stopped, and every code
-cell that did not run gets an error output, so nbgrader gives it no credit (a test cell
-with no output would otherwise count as passed).
+dies (os._exit, a crash, the memory limit), floods its output or starts too many processes
+(the pool stops it) is stopped, and every code cell that did not run gets an error output,
+so nbgrader gives it no credit (a test cell with no output would otherwise count as passed).
 """
 
 import asyncio
@@ -77,7 +77,11 @@ async def run_notebook(nb: NotebookNode, kernel: Kernel, limits: Limits, config=
                 await client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1)
     except DeadKernelError:
         code = await kernel.km.provisioner.poll() if kernel.km.provisioner else None
-        stopped = f"the kernel died in {cell_name(nb, index)} (exit status {code}): os._exit, a crash or the memory limit"
+        if kernel.stopped:  # the grader stopped it (pool.watch)
+            stopped = f"{cell_name(nb, index)} {kernel.stopped}; the cells after it did not run"
+        else:
+            stopped = (f"the kernel died in {cell_name(nb, index)} (exit status {code}): "
+                       "os._exit, a crash or the memory limit")
     except CellTimeoutError:
         stopped = f"{cell_name(nb, index)} ran past the {limits.cell_timeout} s time limit and ignored the interrupt"
     except TimeoutError:
