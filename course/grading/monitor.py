@@ -22,8 +22,9 @@ Why a submission cannot erase or forge a report:
   outside (/proc/<kernel>/fd) that the descriptor still is its pipe after the notebook.
 What it does not see: code that calls the C library itself (ctypes) or opens a file by a
 folder's descriptor (os.open(name, dir_fd=...): the folder's opening is seen), what programs
-the submission starts do themselves, and a descriptor swapped and put back before the
-notebook ends. The sandbox (Landlock) holds in every case: the monitor tells, it does not stop.
+the submission starts do themselves, a descriptor swapped and put back before the notebook
+ends, and code that first rewrites the standard library's path functions the hook relies on
+(it runs in the same interpreter: a determined submission can blind it, never free itself). The sandbox (Landlock) holds in every case: the monitor tells, it does not stop.
 
 Standard library only: it also runs as a script, before the kernel's own imports.
 """
@@ -55,6 +56,8 @@ def install(settings: dict) -> None:
     import socket
 
     fd = settings["fd"]
+    # Held here, so that a submission replacing os.write or json.dumps does not silence reports.
+    write, dumps = os.write, json.dumps
     os.set_inheritable(fd, False)  # programs the kernel starts do not get it; forked copies do
     os.set_blocking(fd, False)     # a full pipe drops reports rather than hanging the kernel
     real = os.path.realpath
@@ -75,9 +78,9 @@ def install(settings: dict) -> None:
         sent.add(key)
         if len(sent) > PIPE_CAP:
             key = ("more", "")
-        line = json.dumps({"op": key[0], "target": key[1]}) + "\n"
+        line = dumps({"op": key[0], "target": key[1]}) + "\n"
         try:
-            os.write(fd, line.encode("utf-8", "replace"))
+            write(fd, line.encode("utf-8", "replace"))
         except OSError:  # full, closed or replaced: the grader notices the last two
             pass
 
