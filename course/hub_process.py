@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 import requests
 
+from course.errors import UserError
 from course.hub import (USERNAME, grader_nbgrader_config, grader_user,
                         participant_nbgrader_config, participant_server_config)
 from course.layout import REPO_ROOT
@@ -69,10 +70,29 @@ def ensure_system_user(name: str) -> None:
         raise PermissionError(f"system user {name!r} exists and was not made by the hub")
 
 
+# nbgrader's exchange folders of a course and their modes (its release_assignment.py and
+# release_feedback.py), plus the sticky bit on inbound: a participant may add a submission
+# there but not list, rename or delete anyone else's.
+EXCHANGE_FOLDERS = {"": 0o755, "outbound": 0o755, "inbound": 0o3733, "feedback": 0o711}
+
+
+def reachable_by_others(path: Path) -> bool:
+    """Whether a user who is neither owner nor in the group can pass through to `path`."""
+    return all(folder.stat().st_mode & 0o001 for folder in [path, *path.parents])
+
+
 def prepare_state(settings: dict, assessments: Path | None) -> Path:
     """Create the state folder's files for `settings` (course/hub.py); return settings.json."""
     state = Path(settings["state"])
     system_users = settings["mode"] == "system-users"
+    source = assessments / "source" if assessments is not None else None
+    if system_users and source is not None and source.exists() \
+            and reachable_by_others(source.resolve()):
+        # The hub's own copy is closed, but participants' code would read the original.
+        raise UserError(f"{source} is open to other users, so every participant's code could "
+                        f"read the solutions in it: close it with `chmod o-rwx "
+                        f"{assessments.resolve()}` (the hub grades from its own copy in "
+                        f"{state / 'course'})")
     hub, exchange, course_root = state / "hub", state / "exchange", state / "course"
     participants = Path(settings["participant_config"])
     for folder in (hub, exchange, course_root / "source", participants, state / "home"):
@@ -114,6 +134,20 @@ def prepare_state(settings: dict, assessments: Path | None) -> Path:
         for path in [course_root, *course_root.rglob("*")]:
             shutil.chown(path, grader, grader)
         course_root.chmod(0o700)
+        # The course's exchange folders belong to the grader from the start: made by a
+        # participant before the first release, they would be theirs, with every submission.
+        for name, mode in EXCHANGE_FOLDERS.items():
+            folder = exchange / settings["course"] / name
+            if folder.is_symlink() or folder.exists() and not folder.is_dir():
+                folder.unlink()  # planted in the world-writable exchange: never follow it
+            folder.mkdir(exist_ok=True)
+            shutil.chown(folder, grader, grader)
+            folder.chmod(mode)
+        # Only the exchange and the servers' settings are for others: not the cohort store
+        # (cohort.sqlite, whose WAL files SQLite makes with its mode) nor anything else here.
+        for path in state.iterdir():
+            if path.name not in ("exchange", "etc"):
+                path.chmod(path.stat().st_mode & 0o7770)
 
     path = hub / "settings.json"
     path.write_text(json.dumps(settings, indent=2), encoding="utf-8")
