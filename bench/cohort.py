@@ -63,22 +63,7 @@ def make_cohort(n: int, seed: int = 0, no_main_language: float = 0.08) -> pd.Dat
     organisation[who] = [f"Shared organisation {o:05d}" for o in slots]
     stake = stake.astype(object)
     stake[who] = shared_stake[slots]
-    gender = rng.choice(list(GENDERS), size=n, p=list(GENDERS.values()))
-    expertise = [";".join(rng.choice(TOPICS, size=rng.integers(0, 4), replace=False)) for _ in range(n)]
-    ids = [f"p{i:06d}" for i in range(n)]
-    return pd.DataFrame({
-        "id": ids,
-        "name": [f"Participant {i}" for i in range(n)],
-        "email": [f"{i}@example.org" for i in ids],
-        "stakeholder_group": stake,
-        "region": region,
-        "country": country,
-        "organisation": organisation,
-        "gender": gender,
-        "languages": langs,
-        "timezone": tz,
-        "expertise": expertise,
-    })
+    return _roster(rng, n, stake, region, country, organisation, langs, tz)
 
 
 # The hard case (issue 10): civil society a third, two near-absent stakeholder groups,
@@ -168,6 +153,12 @@ def make_skewed_cohort(n: int, seed: int = 0, group_size: int = 6) -> pd.DataFra
         english = [i for i in rng.permutation(n) if "en" in langs[i].split(";") and lang not in langs[i].split(";")]
         for i in english[: max(0, need - speakers)]:
             langs[i] += ";" + lang
+    return _roster(rng, n, stake, region, country, organisation, langs, tz)
+
+
+
+def _roster(rng, n: int, stake, region, country, organisation, langs, tz) -> pd.DataFrame:
+    """The roster table, with gender and expertise drawn here."""
     gender = rng.choice(list(GENDERS), size=n, p=list(GENDERS.values()))
     expertise = [";".join(rng.choice(TOPICS, size=rng.integers(0, 4), replace=False)) for _ in range(n)]
     ids = [f"p{i:06d}" for i in range(n)]
@@ -184,7 +175,6 @@ def make_skewed_cohort(n: int, seed: int = 0, group_size: int = 6) -> pd.DataFra
         "timezone": tz,
         "expertise": expertise,
     })
-
 
 def make_tutors(n: int, capacity: int, seed: int = 0) -> pd.DataFrame:
     """Tutors with a `capacity` column; most speak English, some a second language."""
