@@ -307,3 +307,55 @@ def test_mutated_plans_never_crash(workdir, text):
     assert result.exit_code in (0, 2), result.output
     if result.exit_code == 2:
         assert digest(workdir) == before
+
+
+@pytest.fixture(scope="module")
+def module_course(tmp_path_factory) -> Path:
+    """The repository's modules and plans, to break one module.yml at a time."""
+    root = tmp_path_factory.mktemp("modules-course")
+    for folder in ("modules", "course/plans", "assessments/source"):
+        shutil.copytree(REPO_ROOT / folder, root / folder,
+                        ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints"))
+    return root
+
+
+MODULE = "modules/02-infrastructure/module.yml"
+
+
+@st.composite
+def mutated_module(draw) -> str:
+    lines = (REPO_ROOT / MODULE).read_text(encoding="utf-8").splitlines()
+    for _ in range(draw(st.integers(1, 3))):
+        i = draw(st.integers(0, len(lines) - 1))
+        kind = draw(st.sampled_from(["value", "drop", "dup", "indent"]))
+        if kind == "value" and ":" in lines[i]:
+            key = lines[i].split(":", 1)[0]
+            lines[i] = f"{key}: {draw(st.sampled_from(HOSTILE + ['[', '{a: 1}', '-1', '0', 'null']))}"
+        elif kind == "drop":
+            lines.pop(i)
+        elif kind == "dup":
+            lines.insert(i, lines[i])
+        elif kind == "indent":
+            lines[i] = "  " + lines[i]
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=mutated_module())
+def test_a_mutated_module_never_crashes_check_and_is_blamed_alone(module_course, text):
+    """igcb check on a broken module.yml: exit 0 or 2, no traceback, and the broken module's own
+    file is named rather than a cascade of "unknown module" lines about the others."""
+    path = module_course / MODULE
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    try:
+        result = CliRunner().invoke(main, ["check"], env={"IGCB_ROOT": str(module_course)},
+                                    catch_exceptions=True)
+    finally:
+        shutil.copy(REPO_ROOT / MODULE, path)
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        import traceback
+        pytest.fail("igcb check crashed:\n" + "".join(traceback.format_exception(*result.exc_info)))
+    assert result.exit_code in (0, 2), result.output
+    cascade = [line for line in result.output.splitlines()
+               if "unknown module 'infrastructure'" in line]
+    assert not cascade, result.output
