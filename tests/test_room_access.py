@@ -10,6 +10,12 @@ store (`make_cohort`'s example cohort) holding three rounds of the same briefs:
   coordinator has reassigned the tasks of one of them;
 - `essay`: still waiting for its calibration samples to be scored.
 
+and the discussion (issue 14), made through the store's own operations: each study group's
+session-1 thread with replies, a hidden post and a flag; P's group's session-2 thread, closed;
+comments on a reading of a small built book (group and cohort audience, replies, hidden ones,
+flags); the outbox with digests, turn reminders, one message given up on and one sent. Every
+text of it carries a token (qqXqq) the leak scans look for.
+
 Every refused attempt must leave every table of the store as it was.
 """
 
@@ -20,8 +26,9 @@ import re
 import socket
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import pytest
 import requests
@@ -29,11 +36,14 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from course.cli import main
-from course.cohort import reviewing
+from course.cohort import annotations, mail, moderation, reviewing
+from course.cohort import discussion as threads
 from course.cohort.db import open_store
-from course.cohort.models import (Allocation, Base, CalibrationSample, Membership, Person,
-                                  Review, ReviewRound, RotaEntry, Submission, TutorAssignment)
-from course.room import api, pages, staff
+from course.cohort.models import (Allocation, Annotation, Base, CalibrationSample, ContentFlag,
+                                  Membership, OutgoingMail, Person, Post, Review, ReviewRound,
+                                  RotaEntry, Submission, Thread, TutorAssignment, utcnow)
+from course.room import api, book, discussion, mailer, pages, staff
+from discussion_fixtures import READING, SECRET, annotation, make_book, plan_sessions
 from room_helpers import (PARTICIPANTS, ROOM, TUTORS, api_token, form_token, make_cohort,
                           room_login, start_room_hub)
 
@@ -167,11 +177,112 @@ def fill_store(url: str, folder: Path) -> dict:
     return ids
 
 
+TOKEN = re.compile(r"qq[A-Z]+[0-9]*qq")
+
+
+def tok(kind: str, group: str = "") -> str:
+    return f"qq{kind}{group}qq"
+
+
+# The failed message's fate and the turn reminders: a day in the week before the course starts.
+BEFORE_START = datetime(2027, 2, 24, 9, 0)
+ROOM_URL = "https://hub.example.org/services/room/"
+
+
+def fill_discussion(url: str, ids: dict) -> dict:
+    """The discussion described above; the ids the attacks use, by name (P's group is GP,
+    Q's is GQ, tutored by T)."""
+    plan = plan_sessions()
+    P, Q, T = ids["P"], ids["Q"], ids["T"]
+    store = open_store(url)
+    with store.session() as s:
+        group = dict(s.execute(select(Membership.person_id, Membership.group_label)).all())
+        tutor_of = dict(s.execute(select(TutorAssignment.group_label, TutorAssignment.tutor_id)).all())
+        members: dict = {}
+        for person, label in sorted(group.items()):
+            members.setdefault(label, []).append(person)
+        GP, GQ = group[P], group[Q]
+        assert GP != GQ and tutor_of[GQ] == T != tutor_of[GP]
+        first, note, hidden_note = {}, {}, {}
+        for g in sorted(members):
+            lead = s.get(RotaEntry, (g, "1")).facilitator_id
+            a, b, c = [m for m in members[g] if m not in (lead, P)][:3]
+            threads.open_thread(s, lead, g, "1", f"Who governs? {tok('T', g)}",
+                                f"Our opening {tok('O', g)}", plan)
+            first[g] = threads.reply(s, a, g, "1", f"A view {tok('R', g)}", plan)["post_id"]
+            threads.reply(s, b, g, "1", f"An answer {tok('RR', g)}", plan, parent_id=first[g])
+            rude = threads.reply(s, c, g, "1", f"Rude {tok('H', g)}", plan)["post_id"]
+            threads.reply(s, a, g, "1", f"Please not {tok('RH', g)}", plan, parent_id=rude)
+            moderation.hide(s, tutor_of[g], "post", rude, f"Insult {tok('HR', g)}")
+            moderation.flag(s, b, "post", first[g], f"Off topic {tok('F', g)}")
+            if g == GP:
+                ids["post_hidden_p"] = rude
+            note[g] = annotations.create(s, a, annotation(0, f"A note {tok('A', g)}"))["id"]
+            reply = annotations.reply(s, b, note[g], f"A reply {tok('AR', g)}")["id"]
+            bad = annotations.reply(s, c, note[g], f"A rude reply {tok('ARH', g)}")["id"]
+            moderation.hide(s, tutor_of[g], "annotation", bad, f"Rude {tok('ARHR', g)}")
+            hidden_note[g] = annotations.create(s, c, annotation(1, f"A rude note {tok('AH', g)}"))["id"]
+            moderation.hide(s, tutor_of[g], "annotation", hidden_note[g], f"Rude {tok('AHR', g)}")
+            moderation.flag(s, b, "annotation", note[g], f"Unkind {tok('AF', g)}")
+            if g == GP:
+                ids["reply_p"] = reply
+        # P's own posts and comments, one of each hidden
+        mine = threads.reply(s, P, GP, "1", f"My view {tok('RP')}", plan)["post_id"]
+        my_rude = threads.reply(s, P, GP, "1", f"My rude post {tok('HP')}", plan)["post_id"]
+        moderation.hide(s, tutor_of[GP], "post", my_rude, f"Insult {tok('HPR')}")
+        my_note = annotations.create(s, P, annotation(2, f"My note {tok('AP')}"))["id"]
+        to_edit = annotations.create(s, P, annotation(3, f"My draft {tok('APE')}"))["id"]
+        to_delete = annotations.create(s, P, annotation(4, f"My mistake {tok('APD')}"))["id"]
+        my_bad = annotations.create(s, P, annotation(5, f"My rude note {tok('APH')}"))["id"]
+        moderation.hide(s, tutor_of[GP], "annotation", my_bad, f"Rude {tok('APHR')}")
+        # P's group's session 2: opened, answered and closed by its facilitator
+        lead = s.get(RotaEntry, (GP, "2")).facilitator_id
+        replier = next(m for m in members[GP] if m != lead)
+        threads.open_thread(s, lead, GP, "2", f"Week two {tok('TT')}", f"Opening {tok('OT')}", plan)
+        threads.reply(s, replier, GP, "2", f"A point {tok('RT')}", plan)
+        threads.close_thread(s, lead, GP, "2", f"We agreed {tok('ST')}", plan)
+        # comments for the whole cohort by a member of GQ (one hidden, one answered from GP);
+        # T's comment for GQ
+        author, other = [m for m in members[GQ] if m != Q][:2]
+        cohort = annotations.create(s, author, annotation(2, f"For all {tok('AC')}", "cohort"))["id"]
+        annotations.reply(s, next(m for m in members[GP] if m != P), cohort, f"Thanks {tok('ACR')}")
+        cohort_hidden = annotations.create(s, other, annotation(3, f"Rude, for all {tok('ACH')}",
+                                                                "cohort"))["id"]
+        moderation.hide(s, T, "annotation", cohort_hidden, f"Rude {tok('ACHR')}")
+        tutors_note = annotations.create(s, T, annotation(4, f"Tutor's note {tok('AT')}", group=GQ))["id"]
+        # the outbox: digests of the posts above; a week before the course, turn reminders
+        assert mail.queue_due(s, utcnow() + timedelta(minutes=1), plan, ROOM_URL, "online-course")
+        assert mail.queue_due(s, BEFORE_START, plan, ROOM_URL, "online-course")
+        failed, sent = mail.claim_batch(s, BEFORE_START, limit=2)
+        mail.mark_failed(s, failed["id"], "550 5.1.1 no such mailbox", BEFORE_START, max_attempts=1)
+        mail.mark_sent(s, sent["id"], BEFORE_START)
+    store.close()
+    wide = lambda label: "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in label)  # noqa: E731
+    arabic = lambda label: "".join(chr(0x0660 + int(c)) if c.isdigit() else c for c in label)  # noqa: E731
+    return dict(
+        group_p=GP, group_q=GQ, reading=READING,
+        # look-alikes of the labels, percent-encoded for URLs (full-width, Arabic-Indic digits,
+        # a zero-width space after it)
+        group_p_wide=quote(wide(GP)), group_p_arabic=quote(arabic(GP)), group_p_zw=quote(GP + "\u200b"),
+        group_q_wide=wide(GQ), group_q_zw=GQ + "\u200b",
+        post_p_other=first[GP], post_q=first[GQ], post_p_mine=mine, post_my_hidden=my_rude,
+        ann_p=my_note, ann_p_edit=to_edit, ann_p_del=to_delete, ann_my_hidden=my_bad,
+        ann_p_other=note[GP], ann_hidden_p=hidden_note[GP], ann_q=note[GQ], ann_cohort=cohort,
+        ann_cohort_hidden=cohort_hidden, ann_t=tutors_note, reply_p=ids["reply_p"],
+        post_hidden_p=ids["post_hidden_p"], mail_failed=failed["id"], mail_sent=sent["id"],
+        lead_p2=lead)
+
+
 def snapshot(engine) -> dict:
     """Every row of every table, in primary-key order."""
     with engine.connect() as c:
         return {t.name: c.execute(select(t).order_by(*t.primary_key.columns)).all()
                 for t in Base.metadata.sorted_tables}
+
+
+BOOK_API = "book-annotations"
+# What a browser adds to the book page script's fetch() of the room
+SCRIPT = {"Sec-Fetch-Mode": "cors", "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Dest": "empty"}
 
 
 @dataclass
@@ -182,6 +293,7 @@ class Room:
     sessions: dict = field(default_factory=dict)
     tokens: dict = field(default_factory=dict)
     xsrfs: dict = field(default_factory=dict)
+    reached: dict = field(default_factory=dict)  # person -> what the leak scans fetched
 
     def user(self, who: str) -> str:
         return self.ids.get(who, who)
@@ -208,7 +320,8 @@ class Room:
 
     def call(self, who: str | None, method: str, path: str, body=None, headers=None,
              xsrf: str | None = "valid") -> requests.Response:
-        """`path` below the room as `who` (None: nobody logged in); api/ with their hub token."""
+        """`path` below the room as `who` (None: nobody logged in); api/ with their hub token;
+        book-annotations as the book page's script sends it (cookie, JSON, X-XSRFToken)."""
         url = f"{self.url}{ROOM}{path}"
         headers = dict(headers or {})
         if path.startswith("api/"):
@@ -217,6 +330,12 @@ class Room:
             return requests.request(method, url, json=body if method != "GET" else None,
                                     headers=headers, allow_redirects=False, timeout=60)
         session = self.session(who) if who is not None else requests.Session()
+        if path.startswith(BOOK_API):
+            headers = {**SCRIPT, **headers}
+            if xsrf is not None and who is not None:
+                headers["X-XSRFToken"] = self.xsrf(who) if xsrf == "valid" else xsrf
+            return session.request(method, url, json=body, headers=headers, allow_redirects=False,
+                                   timeout=60)
         data = dict(body or {})
         if method == "POST" and xsrf is not None and who is not None:
             data["_xsrf"] = self.xsrf(who) if xsrf == "valid" else xsrf
@@ -229,10 +348,16 @@ def room(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("room-access")
     url = f"sqlite:///{tmp}/cohort.sqlite"
     ids = fill_store(url, tmp)
+    ids |= fill_discussion(url, ids)
     store = open_store(url)
-    hub = start_room_hub(tmp, url, PARTICIPANTS + [STRANGER], TUTORS)
+    hub = start_room_hub(tmp, url, PARTICIPANTS + [STRANGER], TUTORS,
+                         room_args=("--book", str(make_book(tmp))))
     try:
-        yield Room(hub.url, store, ids)
+        room = Room(hub.url, store, ids)
+        # The first look at a page of a build re-anchors its comments (a write, once per build):
+        # done here, so that it is not counted as a change made by an attack.
+        assert room.call("P", "GET", f"book-annotations?page={READING}").status_code == 200
+        yield room
     finally:
         hub.stop()
         store.close()
@@ -250,8 +375,10 @@ def filled(body, ids: dict):
 
 # --- every route, and who may not use it how ------------------------------------------------
 
-# Each route of pages.py, staff.py and api.py, with each method it answers, a body its rightful
-# user could send, and that user (P a participant, T a tutor outside P's group, coord).
+# Each route of the room (pages.py, staff.py, discussion.py, book.py, mailer.py, api.py), with
+# each method it answers, a body its rightful user could send, and that user (P a participant,
+# T a tutor outside P's group, coord).
+NEW_NOTE = annotation(5, f"A new note {tok('APN')}")
 ROUTES = [
     ("GET", "", None, "P"),
     ("GET", "reviews", None, "P"),
@@ -282,21 +409,42 @@ ROUTES = [
     ("GET", "api/reviews/queue", None, "T"),
     ("GET", "api/reviews/submissions/{sub_in_t}", None, "T"),
     ("PUT", "api/reviews/submissions/{sub_in_t}/score", {"score": 7, "note": "Settled."}, "T"),
+    # discussion.py, book.py, mailer.py
+    ("GET", "discussion", None, "P"),
+    ("GET", "discussion/participation.csv", None, "T"),
+    ("GET", "discussion/{group_p}/1", None, "P"),
+    ("POST", "discussion/{group_p}/1", {"action": "reply", "body": f"Agreed {tok('RPN')}"}, "P"),
+    ("GET", "moderation", None, "T"),
+    ("POST", "moderation", {"kind": "post", "item_id": "{post_q}", "action": "keep"}, "T"),
+    ("GET", "book/{reading}", None, "P"),
+    ("GET", "book-annotations?page={reading}", None, "P"),
+    ("POST", "book-annotations", NEW_NOTE, "P"),
+    ("GET", "book-annotations/{ann_p}", None, "P"),
+    ("PATCH", "book-annotations/{ann_p_edit}", {"body": f"Changed {tok('APX')}"}, "P"),
+    ("DELETE", "book-annotations/{ann_p_del}", None, "P"),
+    ("POST", "book-annotations/{ann_p_other}/replies", {"body": f"Yes {tok('APR')}"}, "P"),
+    ("POST", "book-annotations/{ann_cohort}/flag", {"reason": f"Wrong {tok('APF')}"}, "P"),
+    ("GET", "mail", None, "P"),
+    ("POST", "mail", {"digest": "daily", "reminders": "off"}, "P"),
+    ("GET", "coordinator/mail", None, "coord"),
+    ("POST", "coordinator/mail/{mail_failed}/retry", None, "coord"),
 ]
+ROOM_HANDLERS = (pages.HANDLERS + staff.HANDLERS + discussion.HANDLERS + book.HANDLERS
+                 + mailer.HANDLERS + api.HANDLERS)
 
 
 def test_the_tables_cover_every_route_and_method():
     """A new route or method of the room fails here until the tables below attack it."""
     handled = set()
-    for pattern, handler in pages.HANDLERS + staff.HANDLERS + api.HANDLERS:
+    for pattern, handler in ROOM_HANDLERS:
         for method in ("get", "post", "put", "patch", "delete"):
             owner = next(c for c in handler.__mro__ if method in c.__dict__)
             if owner.__module__.startswith("course.room"):
                 handled.add((method.upper(), pattern))
     tabled = set()
     for method, template, _, _ in ROUTES:
-        path = fill(template, {k: "1" for k in re.findall(r"{(\w+)}", template)})
-        found = [p for p, _ in pages.HANDLERS + staff.HANDLERS + api.HANDLERS if re.fullmatch(p, path)]
+        path = fill(template, {k: "1" for k in re.findall(r"{(\w+)}", template)}).split("?")[0]
+        found = [p for p, _ in ROOM_HANDLERS if re.fullmatch(p, path)]
         assert len(found) == 1, f"{template}: matches {found}"
         tabled.add((method, found[0]))
     assert tabled == handled
@@ -402,10 +550,97 @@ ATTACKS = [
     ("coord", "PUT", "api/reviews/tasks/{task_other_open}", REVIEW_JSON, 404),
     ("coord", "PUT", "api/reviews/calibration/{sample_memo}", SCORES_JSON, 404),
 ]
+
+# The discussion: P in GP, Q in GQ (another group), T tutoring GQ and not GP.
+REPLY = {"action": "reply", "body": "Let me in."}
+NOTE_ATTEMPTS = [("GET", "", None), ("PATCH", "", {"body": "Mine now."}), ("DELETE", "", None),
+                 ("POST", "/replies", {"body": "Hello."}), ("POST", "/flag", {"reason": "Probing."})]
+ATTACKS += [
+    # another group's thread, by its URL: not there for a participant or tutor of another group
+    *[(who, method, "discussion/{group_p}/" + label, body, 404)
+      for who in ("Q", "T") for label in ("1", "2", "3")
+      for method, body in (("GET", None), ("POST", REPLY))],
+    *[(who, "POST", "discussion/{group_p}/1", body, 404) for who in ("Q", "T") for body in (
+        {"action": "reply", "body": "Under yours.", "post_id": "{post_p_other}"},
+        {"action": "flag", "post_id": "{post_p_other}", "reason": "x"},
+        {"action": "hide", "post_id": "{post_p_other}", "reason": "x"},
+        {"action": "unhide", "post_id": "{post_hidden_p}"},
+        {"action": "edit", "post_id": "{post_p_other}", "body": "Rewritten."},
+        {"action": "close", "summary": "Closed by a stranger."},
+        {"action": "swap", "facilitator_id": "{Q}"},
+        {"action": "open", "title": "Mine", "body": "x"},
+        {"action": "no-such-action"})],
+    ("T", "GET", "discussion/{group_p}/1?prompt=2", None, 404),
+    # one's own thread, with another group's post ids
+    ("Q", "POST", "discussion/{group_q}/1", {"action": "reply", "body": "x", "post_id": "{post_p_other}"}, 404),
+    ("Q", "POST", "discussion/{group_q}/1", {"action": "flag", "post_id": "{post_p_other}", "reason": "x"}, 404),
+    ("Q", "POST", "discussion/{group_q}/1", {"action": "edit", "post_id": "{post_p_mine}", "body": "x"}, 404),
+    ("T", "POST", "discussion/{group_q}/1", {"action": "hide", "post_id": "{post_p_other}", "reason": "x"}, 404),
+    ("T", "POST", "discussion/{group_q}/1", {"action": "unhide", "post_id": "{post_hidden_p}"}, 404),
+    ("P", "POST", "discussion/{group_p}/1", {"action": "reply", "body": "x", "post_id": "{post_q}"}, 404),
+    # in one's own group: what is not one's own, not visible, or not a participant's to do
+    ("P", "POST", "discussion/{group_p}/1", {"action": "edit", "post_id": "{post_p_other}", "body": "x"}, 404),
+    ("P", "POST", "discussion/{group_p}/1", {"action": "reply", "body": "x", "post_id": "{post_hidden_p}"}, 404),
+    ("P", "POST", "discussion/{group_p}/1", {"action": "flag", "post_id": "{post_hidden_p}", "reason": "x"}, 404),
+    ("P", "POST", "discussion/{group_p}/1", {"action": "edit", "post_id": "{post_hidden_p}", "body": "x"}, 404),
+    ("P", "POST", "discussion/{group_p}/1", {"action": "hide", "post_id": "{post_p_other}", "reason": "x"}, 404),
+    ("P", "POST", "discussion/{group_p}/1", {"action": "unhide", "post_id": "{post_my_hidden}"}, 404),
+    ("P", "POST", "discussion/{group_p}/1", {"action": "swap", "facilitator_id": "{P}"}, 404),
+    ("P", "POST", "discussion/{group_p}/1", {"action": "edit", "post_id": "{post_my_hidden}", "body": "x"}, 409),
+    ("P", "POST", "discussion/{group_p}/1", {"action": "flag", "post_id": "{post_p_mine}", "reason": "x"}, 409),
+    ("P", "POST", "discussion/{group_p}/1", {"action": "open", "title": "Again", "body": "x"}, 409),
+    ("P", "POST", "discussion/{group_p}/2", {"action": "reply", "body": "Too late."}, 409),  # closed
+    ("P", "POST", "discussion/{group_p}/2", {"action": "close", "summary": "Again."}, 409),
+    ("lead_p2", "POST", "discussion/{group_p}/2", {"action": "close", "summary": "Again."}, 409),
+    ("P", "GET", "discussion/{group_p}/99", None, 404),  # no such session
+    ("P", "GET", "discussion/99/1", None, 404),  # no such group
+    # staff pages: not a participant's; another tutor's items are not there
+    ("P", "GET", "moderation", None, 404),
+    ("P", "GET", "discussion/participation.csv", None, 404),
+    *[(who, "POST", "moderation", {"kind": kind, "item_id": item, "action": action, "reason": "x"}, 404)
+      for who in ("P", "Q") for kind, item, action in (
+          ("post", "{post_p_other}", "hide"), ("post", "{post_my_hidden}", "unhide"),
+          ("post", "{post_q}", "keep"), ("annotation", "{ann_p_other}", "keep"),
+          ("annotation", "{ann_my_hidden}", "unhide"))],
+    *[("T", "POST", "moderation", {"kind": kind, "item_id": item, "action": action, "reason": "x"}, 404)
+      for kind, item, action in (
+          ("post", "{post_p_other}", "hide"), ("post", "{post_p_other}", "keep"),
+          ("post", "{post_hidden_p}", "unhide"), ("annotation", "{ann_p_other}", "hide"),
+          ("annotation", "{ann_p_other}", "keep"), ("annotation", "{ann_hidden_p}", "unhide"),
+          ("annotation", "{reply_p}", "hide"))],
+    ("T", "POST", "moderation", {"kind": "post", "item_id": "{post_q}", "action": "unhide"}, 409),
+    ("T", "POST", "moderation", {"kind": "annotation", "item_id": "{ann_cohort_hidden}", "action": "hide",
+                                 "reason": "x"}, 409),
+    # the outbox is the coordinator's
+    *[(who, method, path, None, 404) for who in ("P", "T") for method, path in (
+        ("GET", "coordinator/mail"), ("POST", "coordinator/mail/{mail_failed}/retry"))],
+    ("coord", "POST", "coordinator/mail/{mail_sent}/retry", None, 409),
+    ("coord", "POST", "coordinator/mail/999999999/retry", None, 404),
+    # comments on the readings: another group's, hidden ones, replies to them, by id
+    *[(who, method, "book-annotations/" + item + tail, body, 404)
+      for who, item in (("Q", "{ann_p}"), ("Q", "{ann_p_other}"), ("Q", "{reply_p}"), ("Q", "{ann_hidden_p}"),
+                        ("T", "{ann_p}"), ("T", "{reply_p}"), ("T", "{ann_my_hidden}"), ("T", "{ann_p_edit}"),
+                        ("P", "{ann_q}"), ("P", "{ann_t}"), ("P", "{ann_hidden_p}"),
+                        ("P", "{ann_cohort_hidden}"), ("coord", "NOT-AN-ID"))
+      for method, tail, body in NOTE_ATTEMPTS],
+    # one's own group's: readable, not another's to change
+    ("P", "PATCH", "book-annotations/{ann_p_other}", {"body": "Changed by P."}, 404),
+    ("P", "DELETE", "book-annotations/{ann_p_other}", None, 404),
+    ("P", "PATCH", "book-annotations/{reply_p}", {"body": "Changed by P."}, 404),
+    ("P", "DELETE", "book-annotations/{reply_p}", None, 404),
+    ("P", "POST", "book-annotations/{reply_p}/replies", {"body": "One level only."}, 404),
+    ("P", "PATCH", "book-annotations/{ann_my_hidden}", {"body": "Unhide by editing."}, 409),
+    ("P", "POST", "book-annotations/{ann_p}/flag", {"reason": "My own."}, 409),
+    ("P", "POST", "book-annotations", {**annotation(0, "For GQ."), "group": "{group_q}"}, 400),
+    ("T", "POST", "book-annotations", {**annotation(0, "For GP."), "group": "{group_p}"}, 400),
+    ("P", "GET", "book-annotations?page=modules/sample/nothing.html", None, 404),
+    ("P", "GET", "book-annotations?page=../secret.txt", None, 400),
+]
 # Somebody the store does not know: refused everywhere, even with real ids.
 ATTACKS += [(STRANGER, method, path, body, 403) for method, path, body, _ in ROUTES]
-# Nobody logged in: pages send them to log in, forms and the API refuse.
-ATTACKS += [(None, method, path, body, 401 if path.startswith("api/") else 302 if method == "GET" else 403)
+# Nobody logged in: pages send them to log in, forms and the APIs refuse.
+ATTACKS += [(None, method, path, body, 401 if path.startswith("api/") else 403 if path.startswith(BOOK_API)
+             else 302 if method == "GET" else 403)
             for method, path, body, _ in ROUTES]
 
 
@@ -422,7 +657,7 @@ def test_refused_and_nothing_changes(room, row):
     reply = room.call(who, method, path, filled(body, room.ids))
     assert reply.status_code == status, f"{method} {path} as {who}: {reply.status_code} {reply.text[:300]}"
     assert snapshot(room.store.engine) == before, f"{method} {path} as {who} changed the store"
-    if path.startswith("api/"):  # an error and nothing else
+    if path.startswith(("api/", BOOK_API)):  # an error and nothing else
         assert reply.headers["Content-Type"].startswith("application/json")
         assert reply.json()["status"] == status and set(reply.json()) <= {"error", "status", "fields"}
     elif status != 400:  # a refusal shows no text, review or form (400 shows the sender's form again)
@@ -457,7 +692,8 @@ CROSS_SITE = {"Origin": "https://evil.example", "Referer": "https://evil.example
 WRONG_XSRF = "2|0123abcd|00112233445566778899aabbccddeeff|1700000000"
 
 
-@pytest.mark.parametrize("method,template,body,user", [r for r in ROUTES if r[0] == "POST"],
+@pytest.mark.parametrize("method,template,body,user",
+                         [r for r in ROUTES if r[0] == "POST" and not r[1].startswith(BOOK_API)],
                          ids=lambda v: v if isinstance(v, str) and "/" in v else None)
 def test_every_form_needs_its_senders_own_xsrf_token(room, method, template, body, user):
     path, body = fill(template, room.ids), filled(body, room.ids)
@@ -483,6 +719,28 @@ def test_every_form_needs_its_senders_own_xsrf_token(room, method, template, bod
     reply = room.call(user, method, path, body, headers=same_site)
     assert reply.status_code == 302, f"{path}: {reply.status_code} {reply.text[:300]}"
     assert snapshot(room.store.engine) != before
+
+
+@pytest.mark.parametrize("method,template,body,user", [r for r in ROUTES if r[1].startswith(BOOK_API)],
+                         ids=lambda v: v if isinstance(v, str) and len(v) > 5 else None)
+def test_every_script_request_needs_its_senders_own_xsrf_header(room, method, template, body, user):
+    """The book page's script sends the room's _xsrf token in X-XSRFToken: without it, with
+    another's, or from another site, its requests (reading ones too) change and show nothing."""
+    path, body = fill(template, room.ids), filled(body, room.ids)
+    someone_else = "p02" if room.user(user) != "p02" else "p03"
+    attempts = {"no X-XSRFToken": {"xsrf": None}, "a wrong X-XSRFToken": {"xsrf": WRONG_XSRF},
+                "another user's X-XSRFToken": {"xsrf": room.xsrf(someone_else)},
+                "cross-site, with the token": {"headers": {"Sec-Fetch-Site": "cross-site"}},
+                "another site's Origin, with the token": {"headers": {"Origin": "https://evil.example"}}}
+    for name, how in attempts.items():
+        before = snapshot(room.store.engine)
+        reply = room.call(user, method, path, body, **how)
+        assert reply.status_code == 403, f"{method} {path} with {name}: {reply.status_code}"
+        assert "qq" not in reply.text and reply.json()["status"] == 403
+        assert snapshot(room.store.engine) == before, f"{method} {path} with {name} changed the store"
+    reply = room.call(user, method, path, body, headers={"Origin": room.url})
+    assert reply.status_code == (201 if method == "POST" else 200), f"{path}: {reply.status_code} {reply.text}"
+    assert method == "GET" or snapshot(room.store.engine) != before
 
 
 def test_a_cross_site_page_cannot_read_or_use_the_api_with_cookies(room):
@@ -558,7 +816,30 @@ PATH_INJECTIONS = [
     ("P", b"static/..", 404),
     ("P", b"static/nothing.css", 404),
     (None, b"static/../app.py", 404),
+    # the readings: only files of the book (`secret.txt` lies next to it)
+    ("P", b"book/../secret.txt", 404),
+    ("P", b"book/%2e%2e/secret.txt", 404),
+    ("P", b"book/.%2e/secret.txt", 404),
+    ("P", b"book/..%2fsecret.txt", 404),
+    ("P", b"book/..%5csecret.txt", 404),
+    ("P", b"book/%252e%252e/secret.txt", 404),
+    ("P", b"book/modules/sample/..%2f..%2f..%2fsecret.txt", 404),
+    ("P", b"book/modules/%2e%2e/%2e%2e/%2e%2e/secret.txt", 404),
+    ("P", b"book/_static/../../secret.txt", 404),
+    ("P", b"book/%2fetc%2fpasswd", 404),
+    ("P", b"book//etc/passwd", 404),
+    ("P", b"book/modules/sample/reading.html%00.css", 404),
+    ("P", b"book/%00", 404),
+    ("P", b"book/.hidden", 404),
+    ("P", b"book/modules/sample/reading.html/..", 404),
+    ("P", b"book/" + b"x" * 5000, 404),
+    ("P", b"book/" + b"a/" * 1500 + b"b.html", 404),
+    ("P", b"book/nothing.html", 404),
+    ("P", b"book-annotations/..%2f..%2fsecret.txt", 404),
+    ("P", b"discussion/..%2f..%2fsecret.txt/1", 404),
+    ("P", b"discussion/%2e%2e/%2e%2e", 404),
     # raw non-ASCII bytes in the request line: the hub's proxy refuses them before the room
+    ("P", "book/modules/sample/réading.html".encode(), 400),
     ("P", "reviews/task/R-ÄÖ".encode(), 400),
     ("P", "reviews/calibration/٣".encode(), 400),
     (None, "static/../ä/app.py".encode(), 400),
@@ -571,7 +852,7 @@ def test_odd_paths_get_404_and_no_file_outside_static(room, who, path, status):
     before = snapshot(room.store.engine)
     answer, body = raw_get(room, who, path)
     assert answer == status, f"{path!r}: {answer} {body[:300]!r}"
-    for secret in (b"def make_app", b"import ", b"root:x:0:0", b"open_store"):
+    for secret in (b"def make_app", b"import ", b"root:x:0:0", b"open_store", SECRET.encode()):
         assert secret not in body
     assert snapshot(room.store.engine) == before
 
@@ -638,6 +919,175 @@ def test_a_body_that_is_not_json_is_refused(room):
                              headers={"Authorization": f"token {room.token('P')}"}, timeout=60)
         assert reply.status_code == 400, data
     assert snapshot(room.store.engine) == before
+
+
+# --- odd input on the discussion's routes ----------------------------------------------------
+
+def _note(**change) -> dict:
+    return {**annotation(0, f"Odd {tok('ODD')}"), **change}
+
+
+ODD_INPUTS = [
+    # thread forms: too long, empty, post ids that are not a post of the thread, odd actions
+    ("P", "POST", "discussion/{group_p}/1", {"action": "reply", "body": "x" * 10001}, 400),
+    ("P", "POST", "discussion/{group_p}/1", {"action": "reply", "body": "x" * 2_000_000}, 400),
+    ("P", "POST", "discussion/{group_p}/1", {"action": "reply", "body": " \t\r\n "}, 400),
+    ("P", "POST", "discussion/{group_p}/1", {"action": "edit", "post_id": "{post_p_mine}", "body": ""}, 400),
+    *[("P", "POST", "discussion/{group_p}/1", {"action": "reply", "body": "x", "post_id": bad}, 404)
+      for bad in ("abc", "-1", "+1", "1.5", "0x10", "9" * 30, "1 OR 1=1", "\u0663", "\uff11", "0",
+                  "{ann_p_other}")],  # an Arabic-Indic and a full-width digit; a comment's id
+    ("P", "POST", "discussion/{group_p}/1", {"action": "", "body": "x"}, 400),
+    ("P", "POST", "discussion/{group_p}/1", {"action": "DELETE", "body": "x"}, 400),
+    ("P", "POST", "discussion/{group_p}/1", {"action": "edit", "body": "no post id"}, 400),
+    ("P", "POST", "discussion/{group_p}/1", {"action": "flag", "post_id": "{post_p_other}", "reason": "x" * 2001}, 400),
+    ("P", "POST", "discussion/{group_p}/3", {"action": "reply", "body": "Not open yet."}, 409),
+    ("T", "POST", "discussion/{group_q}/1", {"action": "swap", "facilitator_id": "{P}"}, 400),
+    ("T", "POST", "discussion/{group_q}/1", {"action": "swap", "facilitator_id": "{Q}", "co_facilitator_id": "{Q}"}, 400),
+    ("T", "POST", "discussion/{group_q}/1", {"action": "close", "summary": "x" * 10001}, 400),
+    # a group or session label that looks like the real one is not it
+    *[(who, method, f"discussion/{group}/{label}", body, 404)
+      for who, method, body in (("P", "GET", None), ("P", "POST", {"action": "reply", "body": "x"}))
+      for group, label in (("{group_p_wide}", "1"), ("{group_p_arabic}", "1"), ("{group_p_zw}", "1"),
+                           ("0{group_p}", "1"), ("{group_p}%20", "1"), ("{group_p}.", "1"),
+                           ("{group_p}", "01"), ("{group_p}", "1.0"), ("{group_p}", "%EF%BC%91"),
+                           ("{group_p}", "1%00"), ("{group_p}", ".."))],
+    # the prompt chosen by the query: odd digits and numbers are the first prompt, not an error
+    *[("P", "GET", f"discussion/{{group_p}}/{label}?prompt={prompt}", None, 200)
+      for label in ("1", "3") for prompt in ("%C2%B2", "%D9%A3", "-1", "0", "9" * 5000, "%00")],
+    # the moderation form: an id of another kind, odd ids and actions, bad reasons
+    *[("T", "POST", "moderation", {"kind": kind, "item_id": item, "action": "hide", "reason": "x"}, 404)
+      for kind, item in (("annotation", "{post_q}"), ("post", "{ann_q}"), ("thread", "{post_q}"),
+                         ("post", "-1"), ("post", "{post_q} OR 1=1"), ("post", "9" * 30),
+                         ("annotation", "../{ann_q}"), ("annotation", "x" * 65), ("", "{post_q}"))],
+    ("T", "POST", "moderation", {"kind": "post", "item_id": "{post_q}", "action": "delete"}, 400),
+    ("T", "POST", "moderation", {"kind": "post", "item_id": "{post_q}", "action": "hide", "reason": "x" * 2001}, 400),
+    ("T", "POST", "moderation", {"kind": "post", "item_id": "{post_q}", "action": "hide", "reason": " "}, 400),
+    # e-mail choices and the outbox
+    *[("P", "POST", "mail", body, 400) for body in (
+        {"digest": "hourly", "reminders": "on"}, {"digest": "DAILY", "reminders": "on"},
+        {"digest": "\uff44\uff41\uff49\uff4c\uff59", "reminders": "on"},  # full-width "daily"
+        {"digest": "daily", "reminders": "maybe"}, {"digest": "daily", "reminders": "1"}, {})],
+    *[("coord", "POST", f"coordinator/mail/{mail_id}/retry", None, 404)
+      for mail_id in ("0", "-1", "abc", "1.5", "9" * 10, "%D9%A3")],
+    # the book page's JSON: not an object, not text, too long, not theirs, not a page of the book
+    *[("P", "POST", BOOK_API, body, 400) for body in (
+        [1, 2], "a string", 7, None,
+        _note(id="not-a-uuid"), _note(id="{ann_q}"), _note(id=7),
+        _note(page="../secret.txt"), _note(page="modules/sample/../../secret.html"),
+        _note(page="modules/sample/nothing.html"), _note(page="modules/sample/reading.html\x00"),
+        _note(page=["modules/sample/reading.html"]),
+        _note(body="x" * 5001), _note(body=123), _note(body=""), _note(body=["x"]),
+        _note(audience="everyone"), _note(audience=["group"]), _note(group="{group_q}"),
+        _note(target=[]), _note(target={"selector": "x"}), _note(target=[{"selector": [{"type": "x"}]}] * 21))],
+    ("P", "POST", BOOK_API, _note(body="x" * 300_000), 413),
+    *[(who, "POST", BOOK_API, _note(group=group), 400) for who, group in (
+        ("T", "{group_q_wide}"), ("T", "{group_q_zw}"), ("T", " {group_q}"), ("coord", "{group_q_wide}"),
+        ("coord", "{group_q_zw}"), ("coord", "{group_q}\x00"), ("coord", "x" * 5000), ("coord", ["{group_q}"]))],
+    *[("P", "PATCH", "book-annotations/{ann_p}", body, 400)
+      for body in ([1], "x", {"body": None}, {"body": ["x"]}, {"body": "x" * 5001}, {"body": " "})],
+    *[("P", "POST", "book-annotations/{ann_p_other}/replies", body, 400)
+      for body in ([], {"body": {"x": 1}}, {"body": ""}, {})],
+    *[("P", "POST", "book-annotations/{ann_p_other}/flag", body, 400)
+      for body in ([], {"reason": ["x"]}, {"reason": {"a": 1}}, {"reason": 7}, {"reason": ""},
+                   {"reason": "x" * 2001}, {})],
+    # a post's id as a comment's, and ids that are no id
+    *[("P", method, f"book-annotations/{item}", body, 404)
+      for item in ("{post_p_other}", "{post_p_mine}", "-1", "a" * 65, "%00", "{ann_p}%20")
+      for method, body in (("GET", None), ("PATCH", {"body": "x"}), ("DELETE", None))],
+    ("P", "GET", "book-annotations?page=", None, 400),
+    ("P", "GET", "book-annotations", None, 400),
+    # (Tornado makes control characters of query and form fields spaces, and strips them)
+    ("P", "GET", "book-annotations?page=modules/sample/reading.html%00", None, 200),
+    ("P", "GET", "book-annotations?page=modules/sample/reading.html%00x", None, 400),
+    ("P", "GET", "book-annotations?page=modules%2Fsample%2F..%2F..%2Fsecret.txt", None, 400),
+    ("P", "GET", "book-annotations?page=index.html&page=../secret.txt", None, 400),
+]
+
+
+def _odd_id(row) -> str:
+    who, method, path, body, status = row
+    shown = f"{who}-{method}-{path}-{json.dumps(body, ensure_ascii=True)[:40] if body is not None else ''}-{status}"
+    return shown if len(shown) < 120 else shown[:117] + "..."
+
+
+@pytest.mark.parametrize("row", ODD_INPUTS, ids=_odd_id)
+def test_odd_input_on_the_discussion_is_refused_and_nothing_changes(room, row):
+    """Huge, empty or not text; ids not numbers, negative, of another kind; look-alike labels;
+    odd JSON: a clear 4xx (200 for a page that ignores an odd query), never 500, no change."""
+    who, method, template, body, status = row
+    path = fill(template, room.ids)
+    before = snapshot(room.store.engine)
+    reply = room.call(who, method, path, filled(body, room.ids))
+    assert reply.status_code == status, f"{method} {path[:200]} as {who}: {reply.status_code} {reply.text[:300]}"
+    assert snapshot(room.store.engine) == before, f"{method} {path[:200]} as {who} changed the store"
+    if path.startswith(BOOK_API) and status != 404:  # (a path no route takes: Tornado's own 404)
+        assert reply.headers["Content-Type"].startswith("application/json")
+
+
+def test_bodies_that_are_not_utf8_or_not_json_are_refused(room):
+    session, token = room.session("P"), room.xsrf("P")
+    thread = f"{room.url}{ROOM}discussion/{room.ids['group_p']}/1"
+    before = snapshot(room.store.engine)
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    for data in (b"action=reply&body=%FF%FE", b"action=reply&body=\xff\xfe", b"action=%C3%28&body=x"):
+        reply = session.post(thread, data=b"_xsrf=" + token.encode() + b"&" + data, headers=form,
+                             allow_redirects=False, timeout=60)
+        assert reply.status_code == 400, (data, reply.status_code)
+    reply = session.post(thread, data=b'{"action": "reply", "body": "x"}', allow_redirects=False,
+                         headers={"Content-Type": "application/json", "X-XSRFToken": token}, timeout=60)
+    assert reply.status_code == 400  # no form fields: no action
+    script = {**SCRIPT, "X-XSRFToken": token, "Content-Type": "application/json"}
+    for path in (BOOK_API, f"{BOOK_API}/{room.ids['ann_p']}", f"{BOOK_API}/{room.ids['ann_p_other']}/replies",
+                 f"{BOOK_API}/{room.ids['ann_p_other']}/flag"):
+        method = "PATCH" if path.count("/") == 1 else "POST"
+        for data in (b"\xff\xfe", b'{"body": "\xff"}', b'{"body": ', b"body=x", b"[1, 2]", b"null",
+                     b'{"body": "x"}{"body": "y"}', b"\x00"):
+            reply = session.request(method, f"{room.url}{ROOM}{path}", data=data, headers=script,
+                                    allow_redirects=False, timeout=60)
+            assert reply.status_code == 400, (path, data, reply.status_code, reply.text[:200])
+            assert reply.json()["status"] == 400
+    assert snapshot(room.store.engine) == before
+
+
+@pytest.mark.parametrize("method,template", [
+    ("HEAD", "discussion"), ("OPTIONS", "discussion/{group_p}/1"), ("DELETE", "discussion/{group_p}/1"),
+    ("PUT", "discussion/{group_p}/1"), ("PATCH", "moderation"), ("DELETE", "mail"), ("HEAD", "book/{reading}"),
+    ("POST", "book/{reading}"), ("PUT", "coordinator/mail"), ("DELETE", "coordinator/mail/{mail_failed}/retry"),
+    ("GET", "coordinator/mail/{mail_failed}/retry"), ("POST", "discussion"), ("POST", "discussion/participation.csv"),
+    ("OPTIONS", BOOK_API), ("HEAD", BOOK_API), ("PUT", BOOK_API), ("DELETE", BOOK_API), ("PATCH", BOOK_API),
+    ("PUT", "book-annotations/{ann_p}"), ("POST", "book-annotations/{ann_p}"),
+    ("GET", "book-annotations/{ann_p}/replies"), ("DELETE", "book-annotations/{ann_p}/flag"),
+])
+def test_methods_a_route_does_not_answer_get_405_and_change_nothing(room, method, template):
+    """With the sender's own token (forms: _xsrf; script: X-XSRFToken), so the method is what
+    is refused; the rightful user (the coordinator for the outbox)."""
+    path = fill(template, room.ids)
+    who = "coord" if "coordinator" in path else "T" if path.startswith("moderation") else "P"
+    session, token = room.session(who), room.xsrf(who)
+    headers = {**SCRIPT, "X-XSRFToken": token} if path.startswith(BOOK_API) else {"X-XSRFToken": token}
+    before = snapshot(room.store.engine)
+    reply = session.request(method, f"{room.url}{ROOM}{path}", headers=headers, allow_redirects=False, timeout=60)
+    assert reply.status_code == 405, f"{method} {path}: {reply.status_code} {reply.text[:200]}"
+    assert snapshot(room.store.engine) == before
+
+
+def test_a_nul_byte_never_reaches_the_store(room):
+    """PostgreSQL refuses NUL in text (the room would answer 500 there): forms (Tornado makes it
+    a space), the book page's JSON and the reasons of flags keep none."""
+    reply = room.call("P", "POST", f"discussion/{room.ids['group_p']}/1",
+                      {"action": "reply", "body": f"before\x00after {tok('NUL')}"})
+    assert reply.status_code == 302
+    note = annotation(1, f"before\x00after {tok('NULA')}")
+    assert room.call("P", "POST", BOOK_API, note).status_code == 201
+    flagged = room.call("P", "POST", f"{BOOK_API}/{room.ids['ann_p_other']}/flag", {"reason": "before\x00after"})
+    assert flagged.status_code == 201, flagged.text
+    with room.store.session() as s:
+        post = s.scalars(select(Post).where(Post.body.like(f"%{tok('NUL')}%"))).one()
+        comment = s.get(Annotation, note["id"])
+        flag = s.scalars(select(ContentFlag).where(ContentFlag.item_id == room.ids["ann_p_other"],
+                                                   ContentFlag.flagged_by == room.user("P"))).one()
+        assert "\x00" not in post.body and "\x00" not in comment.body and "\x00" not in flag.reason
+        assert "before" in flag.reason and "after" in flag.reason
 
 
 # --- anonymity of reviewers ------------------------------------------------------------------
@@ -746,21 +1196,62 @@ def crawl(room: Room, who: str) -> dict[str, requests.Response]:
     return seen
 
 
-def test_no_participant_can_tell_who_reviewed_them(room):
-    c = cohort(room.store)
-    leaks, reached = [], {}
-    for me in PARTICIPANTS:
-        watch = {r: identity(c.people[r]) for r in c.reviewers[me] if r != me}
-        replies = crawl(room, me)
+def reachable(room: Room, who: str) -> dict[str, requests.Response]:
+    """Everything `who` can fetch in the room: the pages reached by following links from the
+    home page (discussion, threads, readings, e-mail, feedback ...), a participant's API answers
+    (tasks, samples, reviews received), and the comments on the reading, listed and each by its
+    id. Fetched once per person (the scans below share it)."""
+    if who in room.reached:
+        return room.reached[who]
+    replies = crawl(room, who)
+    if who in PARTICIPANTS:
         for path in ("api/me", "api/reviews/tasks", "api/reviews/received"):
-            replies[path] = room.call(me, "GET", path)
+            replies[path] = room.call(who, "GET", path)
         for rnd in replies["api/reviews/tasks"].json()["rounds"]:
             for task in rnd["tasks"]:
                 replies[f"api/reviews/tasks/{task['review_code']}"] = room.call(
-                    me, "GET", f"api/reviews/tasks/{task['review_code']}")
+                    who, "GET", f"api/reviews/tasks/{task['review_code']}")
             for sample in rnd["calibration"]:
                 replies[f"api/reviews/calibration/{sample['sample_id']}"] = room.call(
-                    me, "GET", f"api/reviews/calibration/{sample['sample_id']}")
+                    who, "GET", f"api/reviews/calibration/{sample['sample_id']}")
+    listing = room.call(who, "GET", f"{BOOK_API}?page={READING}")
+    replies[f"{BOOK_API}?page={READING}"] = listing
+    for entry in listing.json()["annotations"] + listing.json()["orphaned"]:
+        for item in (entry, *entry["replies"]):
+            replies[f"{BOOK_API}/{item['id']}"] = room.call(who, "GET", f"{BOOK_API}/{item['id']}")
+    room.reached[who] = replies
+    return replies
+
+
+def without_cohort_authors(data: dict, authors: dict) -> dict:
+    """A comment for the whole cohort names its author to everyone, as a post names its author
+    to the group: no sign of who reviewed whom. Checked to name its real author, then left out."""
+    for entry in data.get("annotations", []) + data.get("orphaned", []) if "page" in data else [data]:
+        for item in (entry, *entry.get("replies", [])):
+            if item["audience"] == "cohort":
+                assert item["author"] == authors[item["id"]], item
+                item["author"] = ""
+    return data
+
+
+def test_no_participant_can_tell_who_reviewed_them(room):
+    c = cohort(room.store)
+    with room.store.session() as s:
+        authors = {a.id: c.people[a.author_id].name or a.author_id for a in s.scalars(select(Annotation))}
+        outbox = [(m.person_id, f"{m.to_addr}\n{m.subject}\n{m.body}") for m in s.scalars(select(OutgoingMail))]
+    leaks, reached = [], {}
+    for me in PARTICIPANTS:
+        watch = {r: identity(c.people[r]) for r in c.reviewers[me] if r != me}
+        # Where the group talks (threads, comments on the readings, e-mail), group-mates and
+        # staff are named as authors and facilitators, a reviewer from one's own group among
+        # them (as on the home page's group list): there, nobody outside the group may be named.
+        mates = set(c.members[c.group[me]])
+        known = {w for p in c.people.values() if p.id in mates or p.role != "participant" for w in identity(p)}
+        outsiders = {p: [w for w in identity(c.people[p]) if w not in known]
+                     for p in PARTICIPANTS if p not in mates}
+        replies = reachable(room, me)
+        assert any(p.startswith(f"{ROOM}discussion/") for p in replies), "the scan missed the threads"
+        assert f"{ROOM}book/{READING}" in replies and f"{ROOM}mail" in replies
         for path, reply in replies.items():
             assert reply.status_code in (200, 302, 409), f"{me} {path}: {reply.status_code}"
             text = visible(reply)
@@ -772,11 +1263,26 @@ def test_no_participant_can_tell_who_reviewed_them(room):
                 assert sorted(m["id"] for m in data["group"]["members"]) == sorted(c.members[c.group[me]])
                 assert data["group"]["tutor"]["id"] == c.tutor[c.group[me]]
                 text = visible(reply, {k: v for k, v in data.items() if k != "group"})
-            for reviewer, words in watch.items():
+            if path.startswith(BOOK_API):
+                text = visible(reply, without_cohort_authors(reply.json(), authors))
+            shared = path.startswith((f"{ROOM}discussion", f"{ROOM}book/", f"{ROOM}mail", BOOK_API))
+            for reviewer, words in (outsiders if shared else watch).items():
                 if found := named(text, words):
                     leaks.append(f"{me} sees {reviewer} ({', '.join(found)}) at {path}")
+        # nor in the e-mail the room sends them (digests, reminders)
+        for person, text in outbox:
+            for reviewer, words in outsiders.items():
+                if person == me and (found := named(text, words)):
+                    leaks.append(f"{me} is sent the name of {reviewer} ({', '.join(found)})")
         reached[me] = replies
     assert not leaks, "\n".join(leaks[:30])
+    assert {person for person, _ in outbox} & set(PARTICIPANTS), "no e-mail to scan"
+    # the scan sees what it looks for: a comment for the whole cohort names its author, of
+    # another group, to P (left out above)
+    with room.store.session() as s:
+        author = s.get(Annotation, room.ids["ann_cohort"]).author_id
+    listing = reached[room.user("P")][f"{BOOK_API}?page={READING}"]
+    assert c.group[author] != c.group[room.user("P")] and named(visible(listing), identity(c.people[author]))
     # the scan sees what it looks for: the coordinator's list of a round's reviewers names them
     progress = room.call("coord", "GET", f"coordinator/round/{room.ids['round_memo']}").text
     me = room.ids["P"]
@@ -790,6 +1296,103 @@ def test_no_participant_can_tell_who_reviewed_them(room):
         pending = me in (room.ids["PC"], room.ids["PX"])
         assert f"{ROOM}feedback" in replies
         assert any(p.startswith(f"{ROOM}reviews/{'calibration' if pending else 'task'}/") for p in replies), me
+
+
+@dataclass
+class Sight:
+    """What one person may see of the discussion, from the store's rows (not the room's rules)."""
+    must: set = field(default_factory=set)  # tokens they see somewhere in the room
+    never: set = field(default_factory=set)  # tokens they see nowhere
+    threads: set = field(default_factory=set)  # (group, session) of threads they open
+    notes: set = field(default_factory=set)  # ids of the comments they read
+
+
+def sights(store) -> dict[str, Sight]:
+    """For each participant and tutor: their group's (their groups') threads and comments, and
+    the cohort's comments, are theirs to see; hidden ones only when they wrote them (a tutor:
+    or moderates them), with the hiding reason; flags only a group's staff."""
+    with store.session() as s:
+        group = dict(s.execute(select(Membership.person_id, Membership.group_label)).all())
+        tutored: dict = {}
+        for label, tutor in s.execute(select(TutorAssignment.group_label, TutorAssignment.tutor_id)):
+            tutored.setdefault(tutor, set()).add(label)
+        threads_ = {t.id: t for t in s.scalars(select(Thread))}
+        posts = s.scalars(select(Post)).all()
+        notes = {a.id: a for a in s.scalars(select(Annotation))}
+        flags = s.scalars(select(ContentFlag)).all()
+    post_group = {str(p.id): threads_[p.thread_id].group_label for p in posts}
+    out = {}
+    for me in PARTICIPANTS + TUTORS:
+        mine, staff = (tutored.get(me, set()), True) if me in TUTORS else ({group[me]}, False)
+        sight = out[me] = Sight()
+
+        def shown(ok: bool, text: str, sight=sight) -> None:
+            (sight.must if ok else sight.never).update(TOKEN.findall(text or ""))
+
+        for t in threads_.values():
+            shown(t.group_label in mine, t.title)
+            if t.group_label in mine:
+                sight.threads.add((t.group_label, t.session))
+        for p in posts:
+            ours = threads_[p.thread_id].group_label in mine
+            shown(ours and (p.hidden_at is None or staff or p.author_id == me), p.body)
+            shown(ours and (staff or p.author_id == me), p.hidden_reason)
+        for a in notes.values():
+            root = notes[a.parent_id] if a.parent_id else a
+
+            def unhidden(x, root=root):
+                return x.hidden_at is None or x.author_id == me or (staff and x.group_label in mine)
+
+            ok = (root.audience == "cohort" or root.group_label in mine or root.author_id == me) \
+                and unhidden(root) and unhidden(a)
+            shown(ok, a.body)
+            shown(ok, a.hidden_reason)  # a hidden one shown: to its author or a moderator
+            if ok:
+                sight.notes.add(a.id)
+        for f in flags:  # the group's staff read them in the moderation queue
+            flagged = post_group.get(f.item_id) if f.kind == "post" else \
+                getattr(notes.get(f.item_id), "group_label", None)
+            if f.flagged_by != me and not (staff and flagged in mine):
+                sight.never.update(TOKEN.findall(f.reason))
+        sight.must -= sight.never  # a token in two texts (none here): the stricter rule
+    return out
+
+
+def test_nobody_sees_another_groups_discussion_nor_what_is_hidden(room):
+    """Each participant and tutor, through every page and answer they reach and by every thread
+    and comment id of the store: another group's threads and comments, hidden posts and
+    comments of others and the reasons they were hidden, and others' flags appear nowhere; what
+    is theirs to see does (so the scan reads what it should)."""
+    seen_of = sights(room.store)
+    with room.store.session() as s:
+        keys = s.execute(select(Thread.group_label, Thread.session)).all()
+        notes = s.scalars(select(Annotation.id)).all()
+        outbox = [(m.person_id, f"{m.subject}\n{m.body}") for m in s.scalars(select(OutgoingMail))]
+    leaks, wrong = [], []
+    for me, sight in seen_of.items():
+        assert sight.must and sight.never and sight.notes
+        replies = dict(reachable(room, me))
+        for g, label in keys:  # every thread and every comment, by id: there when theirs only
+            reply = replies[f"discussion/{g}/{label}"] = room.call(me, "GET", f"discussion/{g}/{label}")
+            if reply.status_code != (200 if (g, label) in sight.threads else 404):
+                wrong.append(f"{me} GET discussion/{g}/{label}: {reply.status_code}")
+        for note in notes:
+            reply = replies[f"{BOOK_API}/{note}"] = room.call(me, "GET", f"{BOOK_API}/{note}")
+            if reply.status_code != (200 if note in sight.notes else 404):
+                wrong.append(f"{me} GET {BOOK_API}/{note}: {reply.status_code}")
+        found = set()
+        for path, reply in replies.items():
+            text = visible(reply)
+            found |= set(TOKEN.findall(text))
+            for token in sorted(set(TOKEN.findall(text)) & sight.never):
+                leaks.append(f"{me} sees {token} at {path}")
+        for person, text in outbox:
+            if person == me:
+                leaks += [f"{me} is sent {t}" for t in sorted(set(TOKEN.findall(text)) & sight.never)]
+        missing = sight.must - found
+        assert not missing, f"{me} does not see {sorted(missing)}: the scan misses pages"
+    assert not wrong, "\n".join(wrong[:30])
+    assert not leaks, "\n".join(leaks[:30])
 
 
 def test_feedback_shows_reviews_by_code_with_the_reviewers_signature_removed(room):

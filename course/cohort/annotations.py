@@ -370,7 +370,8 @@ def _audience_group(session: Session, v: Viewer, group, errors: dict) -> str | N
         return None
     if v.role == "tutor" and group not in v.tutored:
         errors["group"] = "not a study group you tutor"
-    elif v.coordinator and session.get(StudyGroup, group) is None:
+    elif v.coordinator and (len(group) > 64 or "\x00" in group  # PostgreSQL refuses NUL
+                            or session.get(StudyGroup, group) is None):
         errors["group"] = "no such study group"
     return group
 

@@ -119,7 +119,8 @@ def _when(value: dt.datetime | None) -> str | None:
 
 def _text(value, field: str, limit: int, what: str) -> str:
     # Browsers send a textarea's line breaks as CRLF: store them as the Markdown was typed.
-    text = str(value or "").replace("\r\n", "\n").strip()
+    # PostgreSQL refuses NUL in text (a 500 there): dropped, as nobody types one.
+    text = str(value or "").replace("\r\n", "\n").replace("\x00", "").strip()
     if not text:
         raise Invalid({field: f"write {what}"})
     if len(text) > limit:

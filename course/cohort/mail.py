@@ -14,6 +14,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from course.cohort.db import audit
@@ -59,9 +60,12 @@ def _setting(session: Session, person_id: str) -> MailSetting:
     """The person's mail settings, created with the defaults on first use."""
     found = session.get(MailSetting, person_id)
     if found is None:
-        found = MailSetting(person_id=person_id, reminders=True, digest="weekly")
-        session.add(found)
-        session.flush()
+        try:  # two first visits at once: the second takes the row the first made
+            with session.begin_nested():
+                found = MailSetting(person_id=person_id, reminders=True, digest="weekly")
+                session.add(found)
+        except IntegrityError:
+            found = session.get(MailSetting, person_id)
     return found
 
 

@@ -28,7 +28,7 @@ def _item(session: Session, kind: str, item_id) -> Post | Annotation:
     item = None
     if kind == "post" and re.fullmatch(r"[0-9]{1,9}", str(item_id)):
         item = session.get(Post, int(item_id))
-    elif kind == "annotation" and 0 < len(str(item_id)) <= 64:
+    elif kind == "annotation" and re.fullmatch(r"[0-9A-Za-z-]{1,64}", str(item_id)):
         item = session.get(Annotation, str(item_id))
     if item is None:
         raise NotFound(f"no such {kind if kind in KINDS else 'item'}")
@@ -55,7 +55,10 @@ def can_moderate(session: Session, person_id: str, kind: str, item) -> bool:
 
 
 def _reason(reason, what: str) -> str:
-    text = str(reason or "").strip()
+    if reason is not None and not isinstance(reason, str):  # a JSON list or object, say
+        raise Invalid({"reason": "must be text"})
+    # PostgreSQL refuses NUL in text (a 500), and nobody types one: dropped, as for annotations
+    text = (reason or "").replace("\x00", "").strip()
     if not text:
         raise Invalid({"reason": what})
     if len(text) > MAX_REASON:

@@ -343,7 +343,8 @@ class AnnotationsApi(BookApi):
         me = self.require_person()
         page, _ = self.book_page(self.get_query_argument("page", ""))
         with self.transaction() as s:
-            self.send(annotations.page_annotations(s, me.id, page))
+            listing = annotations.page_annotations(s, me.id, page)
+        self.send(listing)
 
     def post(self):
         me = self.require_person()
@@ -361,18 +362,21 @@ class AnnotationApi(BookApi):
     def get(self, annotation_id):
         me = self.require_person()
         with self.transaction() as s:
-            self.send(annotations.get(s, me.id, annotation_id))
+            item = annotations.get(s, me.id, annotation_id)
+        self.send(item)
 
     def patch(self, annotation_id):
         me = self.require_person()
         data = self.body()
         with self.transaction() as s:
-            self.send(annotations.edit(s, me.id, annotation_id, data.get("body")))
+            edited = annotations.edit(s, me.id, annotation_id, data.get("body"))
+        self.send(edited)  # committed above: the answer is the acknowledgement
 
     def delete(self, annotation_id):
         me = self.require_person()
         with self.transaction() as s:
-            self.send(annotations.delete(s, me.id, annotation_id))
+            deleted = annotations.delete(s, me.id, annotation_id)
+        self.send(deleted)
 
 
 class RepliesApi(BookApi):
@@ -380,7 +384,8 @@ class RepliesApi(BookApi):
         me = self.require_person()
         data = self.body()
         with self.transaction() as s:
-            self.send(annotations.reply(s, me.id, annotation_id, data.get("body")), 201)
+            made = annotations.reply(s, me.id, annotation_id, data.get("body"))
+        self.send(made, 201)
 
 
 class FlagApi(BookApi):

@@ -17,6 +17,7 @@ from course.room.text import render_markdown
 
 LABEL = r"([A-Za-z0-9_.-]{1,32})"  # a study group's or a session's label in a URL
 POST_ID = re.compile(r"[0-9]{1,9}")
+PROMPT = re.compile(r"[0-9]{1,3}")
 
 
 def thread_path(group: str, label: str) -> str:
@@ -90,7 +91,8 @@ class ThreadPage(PageHandler):
         _rendered(view["posts"])
         prompts = view["prompts"]
         chosen = self.get_query_argument("prompt", "1")
-        chosen = int(chosen) if chosen.isdigit() and 1 <= int(chosen) <= len(prompts) else 1
+        # ASCII digits, at most three: str.isdigit() passes "²" and 5,000 digits, int() refuses both
+        chosen = int(chosen) if PROMPT.fullmatch(chosen) and 1 <= int(chosen) <= len(prompts) else 1
         title = (f"Session {view['session']['label']}: {view['session']['title']}"
                  if view["thread"] is None else view["thread"]["title"])
         self.render_page("thread.html", status=status, title=title, v=view, errors=errors or {},
