@@ -17,6 +17,22 @@ CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'
        "frame-ancestors 'none'; base-uri 'none'")
 
 
+MAX_JSON = 256 * 1024  # bytes of one JSON request body
+
+
+def json_object(raw: bytes | None) -> dict:
+    """A request's JSON body, which must be an object; HTTP 400 or 413 otherwise."""
+    if len(raw or b"") > MAX_JSON:
+        raise web.HTTPError(413, reason=f"the body is larger than {MAX_JSON // 1024} KiB")
+    try:
+        data = json.loads(raw or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        raise web.HTTPError(400, reason="the body must be JSON") from None
+    if not isinstance(data, dict):
+        raise web.HTTPError(400, reason="the body must be a JSON object")
+    return data
+
+
 class RoomHandler(HubOAuthenticated, web.RequestHandler):
     """A page of the room: the hub user, their Person in the store, and rendering."""
 
@@ -125,13 +141,7 @@ class ApiHandler(RoomHandler):
         self.set_header("Content-Type", "application/json; charset=utf-8")
 
     def body(self) -> dict:
-        try:
-            data = json.loads(self.request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise web.HTTPError(400, reason="the body must be JSON") from None
-        if not isinstance(data, dict):
-            raise web.HTTPError(400, reason="the body must be a JSON object")
-        return data
+        return json_object(self.request.body)
 
     def send(self, data, status: int = 200) -> None:
         self.set_status(status)

@@ -35,13 +35,12 @@ from pathlib import Path
 from tornado import web
 
 from course.cohort import annotations, reviewing
-from course.room.base import PageHandler, RoomHandler
+from course.room.base import PageHandler, RoomHandler, json_object
 
 log = logging.getLogger("igcb.room")
 TEXT_ANNOTATOR_VERSION = "4.1.1"  # keep equal to scripts/setup-venv.sh
 VENDOR = "vendor/text-annotator/"
 STATIC = Path(__file__).parent / "static"
-MAX_JSON = 256 * 1024  # bytes of one request body of the annotation API
 
 
 def annotator_dist(prefix: Path | None = None) -> Path | None:
@@ -285,15 +284,7 @@ class BookApi(RoomHandler):
         raise web.HTTPError(403)
 
     def body(self) -> dict:
-        if len(self.request.body or b"") > MAX_JSON:
-            raise web.HTTPError(413, reason=f"the body is larger than {MAX_JSON // 1024} KiB")
-        try:
-            data = json.loads(self.request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise web.HTTPError(400, reason="the body must be JSON") from None
-        if not isinstance(data, dict):
-            raise web.HTTPError(400, reason="the body must be a JSON object")
-        return data
+        return json_object(self.request.body)
 
     def send(self, data, status: int = 200) -> None:
         self.set_status(status)
