@@ -205,6 +205,22 @@ def test_people_edit_and_delete_their_own_and_the_log_keeps_what_changed(store):
     assert {"annotation.create", "annotation.reply", "annotation.edit", "annotation.delete"} <= set(log)
 
 
+def test_flags_on_a_deleted_annotation_are_closed_as_deleted(store):
+    from course.cohort import moderation
+    from course.cohort.models import ContentFlag
+
+    data = new()
+    with store.session() as s:
+        A.create(s, "a1", data)
+        moderation.flag(s, "a2", "annotation", data["id"], "Off topic.")
+    with store.session() as s:
+        assert A.delete(s, "a1", data["id"]) == {"deleted": data["id"], "kept": False}
+    with store.session() as s:
+        flag = s.scalar(select(ContentFlag))
+        assert (flag.outcome, flag.decided_by) == ("deleted", "a1")
+        assert moderation.queue(s, "c") == []
+
+
 def test_a_rebuild_orphans_a_changed_passage_and_keeps_an_unchanged_one(store):
     changing, kept = new(), new(exact=KEPT)
     with store.session() as s:

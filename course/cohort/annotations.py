@@ -42,7 +42,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from course.cohort.db import audit
-from course.cohort.models import AUDIENCES, Annotation, Person, StudyGroup, utcnow
+from course.cohort.models import AUDIENCES, Annotation, ContentFlag, Person, StudyGroup, utcnow
 from course.cohort.reviewing import (Invalid, NotFound, Refused, _group_of, _tutored_groups,
                                      person)
 
@@ -445,11 +445,21 @@ def delete(session: Session, person_id: str, annotation_id: str) -> dict:
         item.body, item.updated_at = "", utcnow()
         return {"deleted": item.id, "kept": True}
     session.delete(item)
+    _close_flags(session, item.id, v.id)
     session.flush()
     if item is not root and root.body == "" and session.scalar(
             select(Annotation.id).where(Annotation.parent_id == root.id).limit(1)) is None:
         session.delete(root)  # a deleted comment whose last reply just went
+        _close_flags(session, root.id, v.id)
     return {"deleted": item.id, "kept": False}
+
+
+def _close_flags(session: Session, annotation_id: str, actor_id: str) -> None:
+    """Open flags on an annotation that is gone: closed as deleted (the audit log keeps its text)."""
+    for f in session.scalars(select(ContentFlag).where(ContentFlag.kind == "annotation",
+                                                       ContentFlag.item_id == annotation_id,
+                                                       ContentFlag.outcome == "")):
+        f.outcome, f.decided_by, f.decided_at = "deleted", actor_id, utcnow()
 
 
 # --- anchoring ---------------------------------------------------------------------------------

@@ -339,7 +339,7 @@ class ContentFlag(Base):
     flagged_by: Mapped[str] = mapped_column(ForeignKey("people.id"))
     reason: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    outcome: Mapped[str] = mapped_column(String(16), default="")  # "" | hidden | kept
+    outcome: Mapped[str] = mapped_column(String(16), default="")  # "" | hidden | kept | deleted
     decided_by: Mapped[str | None] = mapped_column(ForeignKey("people.id"), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
