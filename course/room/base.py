@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from contextlib import contextmanager
 from urllib.parse import urlencode, urlsplit
@@ -120,7 +121,40 @@ class PageHandler(RoomHandler):
         super()._handle_request_exception(e)
 
 
-class ApiHandler(RoomHandler):
+class JsonHandler(RoomHandler):
+    """Answers in JSON: the body read as an object, the store's refusals as {"error", "status"}."""
+
+    def set_default_headers(self):
+        super().set_default_headers()
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+
+    def body(self) -> dict:
+        return json_object(self.request.body)
+
+    def send(self, data, status: int = 200) -> None:
+        self.set_status(status)
+        payload = json.dumps(data, separators=(",", ":"), default=str).encode("utf-8")
+        # A reading's 2,000 annotations are ~1 MB of JSON and ~10 times less compressed.
+        if len(payload) > 8192 and "gzip" in self.request.headers.get("Accept-Encoding", ""):
+            payload = gzip.compress(payload, compresslevel=5)
+            self.set_header("Content-Encoding", "gzip")
+            self.set_header("Vary", "Accept-Encoding")
+        self.finish(payload)
+
+    def write_error(self, status_code, **kwargs):
+        self.finish(json.dumps({"error": self._reason, "status": status_code}))
+
+    def _handle_request_exception(self, e):
+        if isinstance(e, reviewing.NotFound):
+            return self.send({"error": "not found", "status": 404}, 404)
+        if isinstance(e, reviewing.Refused):
+            return self.send({"error": str(e), "status": 409}, 409)
+        if isinstance(e, reviewing.Invalid):
+            return self.send({"error": "invalid", "fields": e.errors, "status": 400}, 400)
+        super()._handle_request_exception(e)
+
+
+class ApiHandler(JsonHandler):
     """JSON under api/: hub API tokens only, so no cookie (and no cross-site form) can act here."""
 
     def check_xsrf_cookie(self):
@@ -135,26 +169,3 @@ class ApiHandler(RoomHandler):
 
     def get_login_url(self):
         raise web.HTTPError(401)
-
-    def set_default_headers(self):
-        super().set_default_headers()
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-
-    def body(self) -> dict:
-        return json_object(self.request.body)
-
-    def send(self, data, status: int = 200) -> None:
-        self.set_status(status)
-        self.finish(json.dumps(data, default=str))
-
-    def write_error(self, status_code, **kwargs):
-        self.finish(json.dumps({"error": self._reason, "status": status_code}))
-
-    def _handle_request_exception(self, e):
-        if isinstance(e, reviewing.NotFound):
-            return self.send({"error": "not found", "status": 404}, 404)
-        if isinstance(e, reviewing.Refused):
-            return self.send({"error": str(e), "status": 409}, 409)
-        if isinstance(e, reviewing.Invalid):
-            return self.send({"error": "invalid", "fields": e.errors, "status": 400}, 400)
-        super()._handle_request_exception(e)

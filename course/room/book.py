@@ -21,7 +21,6 @@ request, as the hub requires for script requests); anything a person may not see
 from __future__ import annotations
 
 import base64
-import gzip
 import hashlib
 import html
 import json
@@ -35,7 +34,7 @@ from pathlib import Path
 from tornado import web
 
 from course.cohort import annotations, reviewing
-from course.room.base import PageHandler, RoomHandler, json_object
+from course.room.base import JsonHandler, PageHandler
 
 log = logging.getLogger("igcb.room")
 TEXT_ANNOTATOR_VERSION = "4.1.1"  # keep equal to scripts/setup-venv.sh
@@ -266,12 +265,8 @@ class BookPage(PageHandler):
         self.finish(inject(source, self.room.prefix, data, _dist(self) is not None))
 
 
-class BookApi(RoomHandler):
+class BookApi(JsonHandler):
     """JSON for the page script: the room's cookie, and the _xsrf token in X-XSRFToken."""
-
-    def set_default_headers(self):
-        super().set_default_headers()
-        self.set_header("Content-Type", "application/json; charset=utf-8")
 
     async def prepare(self):
         await super().prepare()
@@ -282,32 +277,6 @@ class BookApi(RoomHandler):
 
     def get_login_url(self):
         raise web.HTTPError(403)
-
-    def body(self) -> dict:
-        return json_object(self.request.body)
-
-    def send(self, data, status: int = 200) -> None:
-        self.set_status(status)
-        payload = json.dumps(data, separators=(",", ":"), default=str).encode("utf-8")
-        # A page's 2,000 annotations are ~1 MB of JSON and ~10 times less compressed.
-        if len(payload) > 8192 and "gzip" in self.request.headers.get("Accept-Encoding", ""):
-            payload = gzip.compress(payload, compresslevel=5)
-            self.set_header("Content-Encoding", "gzip")
-            self.set_header("Vary", "Accept-Encoding")
-        self.finish(payload)
-
-    def write_error(self, status_code, **kwargs):
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(json.dumps({"error": self._reason, "status": status_code}))
-
-    def _handle_request_exception(self, e):
-        if isinstance(e, reviewing.NotFound):
-            return self.send({"error": "not found", "status": 404}, 404)
-        if isinstance(e, reviewing.Refused):
-            return self.send({"error": str(e), "status": 409}, 409)
-        if isinstance(e, reviewing.Invalid):
-            return self.send({"error": "invalid", "fields": e.errors, "status": 400}, 400)
-        super()._handle_request_exception(e)
 
     def book_page(self, page) -> tuple[str, str]:
         """(page, its text) for a page of the built book, re-anchoring the page's annotations
