@@ -6,6 +6,7 @@ import re
 import sys
 from pathlib import Path
 
+import psutil
 import requests
 
 from course.hub import hub_settings, room_service
@@ -41,6 +42,24 @@ def start_room_hub(tmp: Path, db_url: str, participants: list[str], tutors: list
         hub.stop()
         raise RuntimeError(f"the hub did not start:\n{log_tail(path)}")
     return hub
+
+
+def room_process(hub_pid: int) -> psutil.Process | None:
+    """The room service's process, a child of the hub (None while the hub restarts it)."""
+    for child in psutil.Process(hub_pid).children():
+        try:
+            if "course.room" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
+                return child
+        except psutil.NoSuchProcess:
+            continue
+    return None
+
+
+def dead(process: psutil.Process) -> bool:
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
 def room_login(url: str, username: str) -> requests.Session:

@@ -8,7 +8,6 @@ import re
 import subprocess
 import time
 
-import psutil
 import pytest
 import requests
 from sqlalchemy import select
@@ -19,26 +18,10 @@ from course.cohort.db import open_store
 from course.cohort.models import (Annotation, ContentFlag, MailSetting, Membership, Post, RotaEntry,
                                   TutorAssignment)
 from discussion_fixtures import annotation, make_book, plan_sessions
-from room_helpers import PARTICIPANTS, ROOM, TUTORS, make_cohort, room_login, start_room_hub
+from room_helpers import (PARTICIPANTS, ROOM, TUTORS, dead, make_cohort, room_login, room_process,
+                          start_room_hub)
 
 SCRIPT = {"Sec-Fetch-Mode": "cors", "Sec-Fetch-Site": "same-origin", "Sec-Fetch-Dest": "empty"}
-
-
-def room_process(hub_pid: int) -> psutil.Process | None:
-    for child in psutil.Process(hub_pid).children():
-        try:
-            if "course.room" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
-                return child
-        except psutil.NoSuchProcess:
-            continue
-    return None
-
-
-def dead(process: psutil.Process) -> bool:
-    try:
-        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
 
 
 class Room:

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-import psutil
 import pytest
 import requests
 from sqlalchemy import select
@@ -36,7 +35,7 @@ from course.cohort.db import open_store
 from course.cohort.models import (Allocation, CalibrationSample, Flag, Membership, Person, Rating,
                                   Review, ReviewItem, ReviewRound, Submission, TutorAssignment,
                                   TutorDecision)
-from room_helpers import PARTICIPANTS, ROOM, TUTORS, make_cohort, start_room_hub
+from room_helpers import PARTICIPANTS, ROOM, TUTORS, dead, make_cohort, room_process, start_room_hub
 
 SHOTS = Path("/tmp/room-shots")
 MAX_PAGE = 150 * 1024
@@ -396,23 +395,6 @@ def _author_of(story: Story, submission_id: int) -> str:
         return s.get(Submission, submission_id).author_id
 
 
-def _room_process(hub_pid: int) -> psutil.Process | None:
-    for child in psutil.Process(hub_pid).children():
-        try:
-            if "course.room" in " ".join(child.cmdline()) and child.status() != psutil.STATUS_ZOMBIE:
-                return child
-        except psutil.NoSuchProcess:
-            continue
-    return None
-
-
-def _dead(process: psutil.Process) -> bool:
-    try:
-        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return True
-
-
 def test_a_submitted_review_survives_the_room_being_killed(story):
     story.once(tutor_calibrates)
     cast, criteria = story.cast, story.cast.criteria
@@ -431,21 +413,21 @@ def test_a_submitted_review_survives_the_room_being_killed(story):
     page.wait_for_load_state()
     assert "Your review is submitted." in page.inner_text("main")
 
-    room = _room_process(story.hub.process.pid)
+    room = room_process(story.hub.process.pid)
     assert room is not None, "no course.room process under the hub"
     command, environment, cwd = room.cmdline(), room.environ(), room.cwd()
     room.kill()  # SIGKILL: no chance to flush anything
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not _dead(room):
+    while time.monotonic() < deadline and not dead(room):
         time.sleep(0.1)
-    assert _dead(room)
+    assert dead(room)
     assert requests.get(story.room(), timeout=10, allow_redirects=False).status_code >= 500
 
     # JupyterHub polls its managed services (every 30 s) and starts one that died again.
     restarted = None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and restarted is None:
-        found = _room_process(story.hub.process.pid)
+        found = room_process(story.hub.process.pid)
         restarted = found if found is not None and found.pid != room.pid else None
         time.sleep(0.5)
     if restarted is None:  # not restarted by the hub: as the hub would, with its command
