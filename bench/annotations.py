@@ -30,7 +30,6 @@ Every request goes to 127.0.0.1; the loops are bounded by --calls and --runs.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import random
 import re
@@ -52,7 +51,7 @@ sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 from annotation_helpers import READING, build_book, mini_course  # noqa: E402
 from browser import DESKTOP, chromium, log_in  # noqa: E402
-from pg_helpers import scratch_database  # noqa: E402
+from pg_helpers import store_url  # noqa: E402
 from room import LANGUAGES, make_people, write_csv  # noqa: E402
 from room_helpers import ROOM, room_login, start_room_hub  # noqa: E402
 
@@ -223,18 +222,9 @@ def summary(values: list[float]) -> str:
     return f"median {statistics.median(ordered):.0f} ms, p95 {p95:.0f} ms, max {ordered[-1]:.0f} ms"
 
 
-@contextlib.contextmanager
-def database(kind: str, folder: Path):
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'cohort.sqlite'}"
-        return
-    with scratch_database(prefix="igcb_bench_annotations") as url:
-        yield url
-
-
 def one_store(kind: str, args, html: Path, page_text: str, folder: Path) -> None:
     print(f"\n== {kind} ==")
-    with database(kind, folder) as db_url:
+    with store_url(kind, folder, "igcb_bench_annotations") as db_url:
         load_cohort(db_url, folder, args.participants, args.tutors, args.seed)
         cast = annotate(db_url, page_text, args.annotations, args.replies, args.seed)
         from sqlalchemy import select

@@ -53,7 +53,7 @@ sys.path.insert(0, str(REPO / "bench"))
 from cohort import REGIONS, STAKEHOLDERS  # noqa: E402
 from room_helpers import ROOM, api_token, start_room_hub  # noqa: E402
 from hub_helpers import login  # noqa: E402
-from pg_helpers import scratch_database  # noqa: E402
+from pg_helpers import store_url  # noqa: E402
 
 ADMIN = "coord"
 REQUEST_TIMEOUT = 120  # seconds, per request
@@ -231,16 +231,6 @@ def load_cohort(db_url: str, folder: Path, participants: int, tutors: int, seed:
                                            for k in LANGUAGES))
     print("  load: " + "; ".join(f"igcb {k} {v:.1f} s" for k, v in times.items()))
     return {"participants": [p["id"] for p in people], "tutors": [t["id"] for t in staff]}
-
-
-@contextlib.contextmanager
-def database(kind: str, folder: Path):
-    """The store's URL: a SQLite file in `folder`, or a new PostgreSQL database, dropped after."""
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'cohort.sqlite'}"
-        return
-    with scratch_database(prefix="igcb_bench_room") as url:
-        yield url
 
 
 # --- tokens and the load -------------------------------------------------------------------------
@@ -453,7 +443,7 @@ async def run_load(hub, tokens: dict, args, processes: Processes) -> tuple[set[s
 def one_store(kind: str, args) -> None:
     print(f"\n== {kind}: {args.participants} participants, load average "
           + " ".join(f"{x:.1f}" for x in os.getloadavg()))
-    with tempfile.TemporaryDirectory(prefix="igcb-bench-room-") as tmp, database(kind, Path(tmp)) as url:
+    with tempfile.TemporaryDirectory(prefix="igcb-bench-room-") as tmp, store_url(kind, Path(tmp), "igcb_bench_room") as url:
         cohort = load_cohort(url, Path(tmp), args.participants, args.tutors, args.seed)
         begin = time.monotonic()
         hub = start_room_hub(Path(tmp), url, cohort["participants"], cohort["tutors"], admin=ADMIN)

@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 
@@ -24,3 +25,14 @@ def scratch_database(host: str = "127.0.0.1", port: int = 5432, prefix: str = "i
             connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                                "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
             connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+@contextmanager
+def store_url(kind: str, folder: Path, prefix: str) -> Iterator[str]:
+    """A cohort store's URL: a SQLite file in `folder` ("sqlite"), or a new PostgreSQL database
+    named after `prefix` ("postgresql"), dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{Path(folder) / 'cohort.sqlite'}"
+        return
+    with scratch_database(prefix=prefix) as url:
+        yield url
