@@ -375,3 +375,79 @@ class OutgoingMail(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
     failed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # gave up
+
+
+# --- evaluation: answers to the course's tests and surveys, consent, the alumni register -----
+
+ANSWER_STATES = ("draft", "submitted")
+CONSENT_KINDS = ("evaluation", "alumni")
+
+
+class EvaluationAnswer(Base):
+    """One person's answer to one instrument on one occasion (a knowledge test pre or post,
+    a survey once): a draft until submitted, then final.
+
+    `answers` maps question (or item) ids to what was answered; for a knowledge test
+    `item_scores` maps item ids to 1 (the key) or 0, and `score` is their share, 0..1.
+    `source` says where it came from: "room", or "import:<file name>" with `source_row`.
+    """
+
+    __tablename__ = "evaluation_answers"
+    __table_args__ = (UniqueConstraint("person_id", "instrument", "occasion"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), index=True)
+    instrument: Mapped[str] = mapped_column(String(64), index=True)
+    occasion: Mapped[str] = mapped_column(String(16))  # pre | post | once
+    state: Mapped[str] = mapped_column(String(16), default="draft")
+    answers: Mapped[dict] = mapped_column(JSON, default=dict)
+    item_scores: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    source: Mapped[str] = mapped_column(String(200), default="room")
+    source_row: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class Consent(Base):
+    """A person's consent: to the use of their answers in reports (evaluation), or to being in
+    the alumni register (alumni). `text` is the consent text they agreed to. Withdrawing keeps
+    the row, with `withdrawn_at`, and removes the person's answers and register entry."""
+
+    __tablename__ = "consents"
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    text: Mapped[str] = mapped_column(Text, default="")
+    given_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class AlumniEntry(Base):
+    """A participant who opted into the alumni register at the end of the course; the
+    follow-up survey updates it. `topics` are slugs separated by ";"."""
+
+    __tablename__ = "alumni"
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(200), default="")
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    country: Mapped[str] = mapped_column(String(2), default="")
+    stakeholder_group: Mapped[str] = mapped_column(String(40), default="")
+    topics: Mapped[str] = mapped_column(String(400), default="")
+    will_mentor: Mapped[bool] = mapped_column(Boolean, default=False)
+    will_host_intern: Mapped[bool] = mapped_column(Boolean, default=False)
+    will_teach: Mapped[bool] = mapped_column(Boolean, default=False)
+    joined_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_from: Mapped[str] = mapped_column(String(32), default="opt-in")  # | follow-up
+
+
+class AssignmentScore(Base):
+    """A participant's total on one assignment, copied from nbgrader's gradebook for the
+    cohort report (`igcb evaluation grades`); no row means not submitted."""
+
+    __tablename__ = "assignment_scores"
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    assignment: Mapped[str] = mapped_column(String(64), primary_key=True)
+    score: Mapped[float] = mapped_column(Float)
+    max_score: Mapped[float] = mapped_column(Float)
+    copied_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
