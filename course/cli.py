@@ -33,9 +33,10 @@ def main():
 
 
 def _register() -> None:
-    from course.commands import catalogue, cohort, grading, hub, mail, rounds, store
+    from course.commands import (catalogue, cohort, evaluation, grading, hub, mail, report, rounds,
+                                 store)
 
-    for area in (catalogue, grading, cohort, hub, store, rounds, mail):
+    for area in (catalogue, grading, cohort, hub, store, rounds, mail, evaluation, report):
         for command in area.COMMANDS:
             main.add_command(command)
 
