@@ -6,6 +6,7 @@ from pathlib import Path
 import nbformat
 
 from course.errors import Problem, UserError
+from course.evaluation.instruments import check_instruments, instruments_path, load_instruments
 from course.layout import Layout
 from course.modules import CatalogueEntry, folder_module_ids, load_catalogue
 from course.plans import Plan, find_plan, load_plan
@@ -113,7 +114,20 @@ def check_course(layout: Layout, plans: list[Path] | None = None) -> list[Proble
         problems += found
         if plan is not None:
             problems += check_plan(plan, path, catalogue, broken)
+            problems += check_plan_instruments(plan, path, catalogue)
     return problems
+
+
+def check_plan_instruments(plan: Plan, path: Path,
+                           catalogue: dict[str, CatalogueEntry]) -> list[Problem]:
+    """The plan's evaluation instruments, when it has a file of them (a plan need not)."""
+    evaluation = instruments_path(path)
+    if not evaluation.exists():
+        return []
+    instruments, problems = load_instruments(evaluation)
+    if instruments is None:
+        return problems
+    return check_instruments(instruments, evaluation, plan, catalogue)
 
 
 def load_checked_plan(name: str, layout: Layout) -> tuple[Plan, dict[str, CatalogueEntry]]:

@@ -1,6 +1,9 @@
 """Commands over the curriculum: modules, plans, check, book."""
 
+import contextlib
+import os
 import re
+import tempfile
 from pathlib import Path
 
 import click
@@ -9,9 +12,11 @@ from course.book import build_book
 from course.check import check_course, load_checked_plan
 from course.commands.output import print_table
 from course.errors import UserError
+from course.evaluation.instruments import instruments_path, load_instruments
 from course.layout import Layout
 from course.modules import SLUG, load_catalogue
 from course.plans import DEFAULT_PLAN, load_plan, plan_path, shipped_plans
+from course.yamlfile import parse_yaml
 
 
 def _layout() -> Layout:
@@ -61,7 +66,8 @@ def plans():
 @click.option("--from", "source", default=DEFAULT_PLAN, show_default=True,
               help="The plan to copy.")
 def new_plan(name: str, source: str):
-    """Copy a plan as NAME (course/plans/NAME.yml) for an institution to adapt."""
+    """Copy a plan as NAME (course/plans/NAME.yml) for an institution to adapt, with its
+    evaluation instruments (course/plans/evaluation/NAME.yml) if it has them."""
     layout = _layout()
     if not re.fullmatch(SLUG, name):
         raise UserError(f"plan name {name!r}: use lower-case letters (a-z), digits and single "
@@ -76,10 +82,71 @@ def new_plan(name: str, source: str):
     if target.exists():
         raise UserError(f"{target} already exists: choose another name or edit it")
     text = source_path.read_text(encoding="utf-8")
-    text = text.replace(f"id: {plan.id}\n", f"id: {name}\n", 1)
-    target.write_text(text, encoding="utf-8")
+    files = [(target, text.replace(f"id: {plan.id}\n", f"id: {name}\n", 1))]
+    source_evaluation = instruments_path(source_path)
+    if source_evaluation.exists():
+        target_evaluation = instruments_path(target)
+        if target_evaluation.exists():
+            raise UserError(f"{target_evaluation} already exists: choose another name or "
+                            "remove it")
+        files.append((target_evaluation, _evaluation_copy(source_evaluation, name)))
+    _write_all(files)
     click.echo(f"Wrote {target}: edit its title, start date, sessions and modules, "
                f"then run `igcb check` and `igcb book --plan {name}`.")
+    if len(files) > 1:
+        click.echo(f"Wrote {files[1][0]}: the evaluation instruments, copied from "
+                   f"{source_evaluation}; adapt them to the new plan's modules and dates.")
+
+
+def _evaluation_copy(path: Path, name: str) -> str:
+    """The text of an instruments file with its `plan:` set to name (comments kept)."""
+    instruments, problems = load_instruments(path)
+    if problems:
+        raise UserError.from_problems(problems)
+    text = path.read_text(encoding="utf-8-sig")
+    pattern = rf"^plan:[ \t]*(['\"]?){re.escape(instruments.plan)}\1[ \t]*$"
+    copy = re.sub(pattern, f"plan: {name}", text, count=1, flags=re.MULTILINE)
+    if parse_yaml(copy).get("plan") != name:
+        raise UserError(f"{path}: cannot find its `plan: {instruments.plan}` line to change; "
+                        "write it on a line of its own")
+    return copy
+
+
+def _write_all(files: list[tuple[Path, str]]) -> None:
+    """Write every file or none: each to a temporary file beside it, then all renamed."""
+    written: list[tuple[str, Path]] = []
+    placed: list[Path] = []
+    made: list[Path] = []
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        for path, text in files:
+            if not path.parent.is_dir():
+                path.parent.mkdir()
+                made.append(path.parent)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            written.append((tmp, path))
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                os.fchmod(fd, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
+                handle.write(text)
+        for tmp, path in written:
+            os.replace(tmp, path)
+            placed.append(path)
+    except OSError as err:
+        for path in placed:
+            path.unlink(missing_ok=True)
+        for tmp, _ in written:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        names = ", ".join(str(path) for path, _ in files)
+        raise UserError(f"cannot write {names}: {err.strerror or err}") from None
+    finally:
+        for tmp, _ in written:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 @click.command()

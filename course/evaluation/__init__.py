@@ -1,0 +1,1 @@
+"""Evaluation: the instruments of a plan, survey import and the cohort report."""
