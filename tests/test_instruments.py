@@ -383,8 +383,8 @@ def test_igcb_check_reports_every_problem_of_an_instruments_file(course_copy):
             "instruments[2].occasions: a knowledge_test is taken exactly twice",
             "instruments[3].occasions.post: closes (2027-04-22) before it opens (2027-04-29)"]:
         assert f"{EVALUATION}: {message}" in result.output
-    assert ("course/plans/evaluation/academic-module.yml: not valid YAML (line 9: 'plan' is "
-            "given twice (first on line 8))") in result.output
+    assert ("course/plans/evaluation/academic-module.yml: not valid YAML (line 11: 'plan' is "
+            "given twice (first on line 10))") in result.output
     assert "awareness-day.yml" not in result.output and "Traceback" not in result.output
 
 
