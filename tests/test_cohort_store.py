@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 from course.cli import main
 from course.cohort.db import open_store
-from course.cohort.models import (Allocation, AuditEntry, Base, CalibrationSample, Review,
-                                  ReviewRound, Submission, utcnow)
+from course.cohort.models import (Allocation, AuditEntry, Base, CalibrationSample, Consent,
+                                  EvaluationAnswer, MailSetting, Review, ReviewRound,
+                                  Submission, utcnow)
 from course.cohort.structure import (groups_frame, people_frame, rota_frame, table_frames,
                                      tutors_frame)
 from course.commands.cohort import _plan_sessions, read_roster
@@ -175,6 +176,27 @@ def test_person_with_work_is_refused_then_withdrawn(db_url, tmp_path):
     assert "p08 (organisation)" in out
     assert "warning: p08: organisation changed, but they already have allocated review tasks" in out
 
+
+
+def test_discussion_and_evaluation_rows_keep_a_person(db_url, tmp_path):
+    """A person with only a post, a consent and an evaluation answer has work too: removing
+    them from the roster is refused, and --withdraw keeps them (the rows name them)."""
+    init(db_url)
+    store = open_store(db_url)
+    with store.session() as s:
+        s.add(Consent(person_id="p05", kind="evaluation", text="yes"))
+        s.add(EvaluationAnswer(person_id="p05", instrument="reaction", occasion="post",
+                               answers={"satisfaction": 4}))
+        s.add(MailSetting(person_id="p06", digest="daily"))
+    store.close()
+    roster = pd.read_csv(ROSTER, dtype=str, keep_default_na=False)
+    without = write_roster(tmp_path / "r.csv", roster[~roster["id"].isin(["p05", "p06"])])
+    err = refused("cohort", "init", "--plan", PLAN, "--roster", without, "--tutors", TUTORS,
+                  "--coordinator", "coord", "--db", db_url)
+    assert "p05 has an evaluation answer; a consent record" in err
+    assert "p06 has an e-mail setting" in err
+    assert "withdrawn 2 (kept with their work): p05, p06" in init(db_url, without, TUTORS,
+                                                                   "--withdraw")
 
 # --- groups, tutors, rota ----------------------------------------------------------------------
 

@@ -15,9 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from course.cohort.db import StoreError, audit
-from course.cohort.models import (Allocation, CalibrationAnswer, CalibrationSample, Flag,
-                                  Membership, Person, ReviewerRecord, ReviewRound, RotaEntry,
-                                  Submission, TutorAssignment, TutorDecision)
+from course.cohort.models import (Allocation, AlumniEntry, Annotation, AssignmentScore,
+                                  CalibrationAnswer, CalibrationSample, Consent, ContentFlag,
+                                  EvaluationAnswer, Flag, MailSetting, Membership, OutgoingMail,
+                                  Person, Post, ReviewerRecord, ReviewRound, RotaEntry,
+                                  Submission, Thread, TutorAssignment, TutorDecision)
 from course.hub import USERNAME_RULE, username_problems
 from peer_review.roster import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
 
@@ -164,7 +166,25 @@ def work_of(session: Session, ids: list[str]) -> dict[str, list[str]]:
     for pid, n in session.execute(select(Flag.decided_by, func.count()).where(Flag.decided_by.in_(ids))
                                   .group_by(Flag.decided_by)):
         work[pid].append(_plural(n, "decided flag"))
+    for column, what in PERSONAL_ROWS:
+        for pid, n in session.execute(select(column, func.count()).where(column.in_(ids))
+                                      .group_by(column)):
+            work[pid].append(_plural(n, what))
     return dict(work)
+
+
+# Rows of the discussion, mail and evaluation tables that name a person: they keep the person
+# in the store (as withdrawn), as their review work does.
+PERSONAL_ROWS = [
+    (Thread.opened_by, "opened thread"), (Post.author_id, "post"),
+    (Annotation.author_id, "annotation"), (ContentFlag.flagged_by, "content flag"),
+    (MailSetting.person_id, "e-mail setting"), (OutgoingMail.person_id, "e-mail message"),
+    (EvaluationAnswer.person_id, "evaluation answer"), (Consent.person_id, "consent record"),
+    (AlumniEntry.person_id, "alumni register entry"),
+    (AssignmentScore.person_id, "assignment score"),
+    (Post.hidden_by, "hidden post"), (Annotation.hidden_by, "hidden annotation"),
+    (ContentFlag.decided_by, "moderation decision"),
+]
 
 
 def _and(items: list[str]) -> str:
