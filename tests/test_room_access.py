@@ -42,7 +42,7 @@ from course.cohort.db import open_store
 from course.cohort.models import (Allocation, Annotation, Base, CalibrationSample, ContentFlag,
                                   Membership, OutgoingMail, Person, Post, Review, ReviewRound,
                                   RotaEntry, Submission, Thread, TutorAssignment, utcnow)
-from course.room import api, book, discussion, mailer, pages, staff
+from course.room import api, book, discussion, evaluation, mailer, pages, staff
 from discussion_fixtures import READING, SECRET, annotation, make_book, plan_sessions
 from room_helpers import (PARTICIPANTS, ROOM, TUTORS, api_token, form_token, make_cohort,
                           room_login, start_room_hub)
@@ -379,6 +379,9 @@ def filled(body, ids: dict):
 # each method it answers, a body its rightful user could send, and that user (P a participant,
 # T a tutor outside P's group, coord).
 NEW_NOTE = annotation(5, f"A new note {tok('APN')}")
+ALUMNI_FORM = {"role": "Analyst", "organisation": "Somewhere", "country": "KE",
+               "stakeholder_group": "government", "topics": "internet-governance",
+               "consent": "yes"}
 ROUTES = [
     ("GET", "", None, "P"),
     ("GET", "reviews", None, "P"),
@@ -428,9 +431,21 @@ ROUTES = [
     ("POST", "mail", {"digest": "daily", "reminders": "off"}, "P"),
     ("GET", "coordinator/mail", None, "coord"),
     ("POST", "coordinator/mail/{mail_failed}/retry", None, "coord"),
+    # evaluation.py: the shipped online-course instruments, whose windows have not opened yet
+    ("GET", "evaluation", None, "P"),
+    ("POST", "evaluation/consent", {"next": "evaluation"}, "P"),
+    ("GET", "evaluation/withdraw", None, "W"),
+    ("POST", "evaluation/withdraw", {"confirm": "yes"}, "W"),
+    ("GET", "evaluation/status", None, "coord"),
+    ("GET", "evaluation/knowledge/pre", None, "P"),
+    ("POST", "evaluation/knowledge/pre", {"action": "draft"}, "P"),
+    ("GET", "alumni", None, "P"),
+    ("POST", "alumni", ALUMNI_FORM, "P"),
 ]
+# Forms whose window is not open in this room: the handler is reached, and refuses (409).
+NOT_OPEN_YET = ("evaluation/knowledge/pre", "alumni")
 ROOM_HANDLERS = (pages.HANDLERS + staff.HANDLERS + discussion.HANDLERS + book.HANDLERS
-                 + mailer.HANDLERS + api.HANDLERS)
+                 + mailer.HANDLERS + api.HANDLERS + evaluation.HANDLERS)
 
 
 def test_the_tables_cover_every_route_and_method():
@@ -635,6 +650,15 @@ ATTACKS += [
     ("T", "POST", "book-annotations", {**annotation(0, "For GP."), "group": "{group_p}"}, 400),
     ("P", "GET", "book-annotations?page=modules/sample/nothing.html", None, 404),
     ("P", "GET", "book-annotations?page=../secret.txt", None, 400),
+    # the evaluation: only participants answer, only the coordinator sees the counts
+    ("P", "GET", "evaluation/status", None, 404),
+    ("T", "GET", "evaluation/status", None, 404),
+    ("T", "GET", "evaluation/knowledge/pre", None, 404),
+    ("T", "POST", "evaluation/knowledge/pre", {"action": "draft"}, 404),
+    ("T", "POST", "alumni", ALUMNI_FORM, 404),
+    ("P", "GET", "evaluation/no-such-test/pre", None, 404),
+    ("P", "GET", "evaluation/reaction/pre", None, 404),  # an occasion it does not have
+    ("P", "POST", "evaluation/knowledge/pre", {"action": "submit", "wig-1": "x"}, 409),
 ]
 # Somebody the store does not know: refused everywhere, even with real ids.
 ATTACKS += [(STRANGER, method, path, body, 403) for method, path, body, _ in ROUTES]
@@ -715,6 +739,10 @@ def test_every_form_needs_its_senders_own_xsrf_token(room, method, template, bod
         reply = room.call(user, method, path.replace(str(room.ids["round_memo"]), "999999999"), body,
                           headers=same_site)
         assert reply.status_code == 404
+        return
+    if template in NOT_OPEN_YET:
+        reply = room.call(user, method, path, body, headers=same_site)
+        assert reply.status_code == 409, f"{path}: {reply.status_code} {reply.text[:300]}"
         return
     reply = room.call(user, method, path, body, headers=same_site)
     assert reply.status_code == 302, f"{path}: {reply.status_code} {reply.text[:300]}"

@@ -29,8 +29,9 @@ from course.cohort import reviewing
 from course.cohort.db import Store, StoreError, open_store
 from course.cohort.gradebook import close_and_grade, write_tutor_score
 from course.cohort.models import ReviewRound, Setting
+from course.errors import UserError
 from course.layout import Layout
-from course.room import api, book, calendar, discussion, mailer, pages, staff
+from course.room import api, book, calendar, discussion, evaluation, mailer, pages, staff
 
 HERE = Path(__file__).parent
 log = logging.getLogger("igcb.room")
@@ -50,6 +51,7 @@ class Room:
     templates: Environment = None
     book_root: Path | None = None  # the plan's built book (HTML), served with annotations
     mail: object = None  # mailer.MailConfig when SMTP is configured, else None
+    instruments: object = None  # the plan's InstrumentSet, when it has an evaluation file
 
     def sessions(self) -> list[dict]:
         return calendar.sessions(self.plan, self.catalogue) if self.plan is not None else []
@@ -112,7 +114,8 @@ def make_app(room: Room, cookie_secret: bytes) -> web.Application:
     prefix = room.prefix
     handlers = [(url_path_join(prefix, pattern), handler)
                 for pattern, handler in (pages.HANDLERS + staff.HANDLERS + discussion.HANDLERS
-                                              + book.HANDLERS + mailer.HANDLERS + api.HANDLERS)]
+                                              + book.HANDLERS + mailer.HANDLERS + api.HANDLERS
+                                              + evaluation.HANDLERS)]
     handlers += [
         (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
         (url_path_join(prefix, "static/(.*)"), StaticFiles, {"path": str(HERE / "static")}),
@@ -149,13 +152,19 @@ def build_room(url: str, course_root: Path | None, prefix: str, book_root: Path 
                 course_root=course_root, templates=templates(), book_root=book_root,
                 mail=mailer.config_from_env(os.environ if environ is None else environ))
     if settings.get("plan"):
+        from course.evaluation.instruments import instruments_path, load_plan_instruments
         from course.modules import load_catalogue
-        from course.plans import load_named_plan
+        from course.plans import find_plan, load_named_plan
 
         layout = Layout.default()
-        room.plan = load_named_plan(settings["plan"], layout.plans)
+        path = find_plan(settings["plan"], layout.plans)
+        room.plan = load_named_plan(str(path), layout.plans)
         catalogue, _ = load_catalogue(layout.modules)
         room.catalogue = catalogue
+        # The plan's tests and surveys, checked against the plan (a broken file stops the room
+        # with its problems; a plan without one has no Evaluation forms).
+        if instruments_path(path).exists():
+            room.instruments = load_plan_instruments(path, room.plan, catalogue)
     return room
 
 
@@ -172,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     listen = urlparse(os.environ.get("JUPYTERHUB_SERVICE_URL", "http://127.0.0.1:10101"))
     try:
         room = build_room(args.db, args.course_root, prefix, args.book)
-    except (StoreError, mailer.MailConfigError) as err:
+    except (StoreError, UserError, mailer.MailConfigError) as err:
         raise SystemExit(f"room: {err}")
     app = make_app(room, _cookie_secret(args.cookie_secret_file))
     # What start-up loaded (plan, catalogue, templates, libraries) lives as long as the room:
