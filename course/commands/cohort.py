@@ -300,12 +300,38 @@ def reviews_aggregate(reviews_csv, tutor_csv, scale, disagreement, reviewers_out
 
 @click.command()
 @click.argument("mentees_csv", type=INPUT_FILE)
-@click.argument("mentors_csv", type=INPUT_FILE)
+@click.argument("mentors_csv", type=INPUT_FILE, required=False)
+@click.option("--alumni", is_flag=True,
+              help="Also take as mentors the alumni in the cohort store's register who are "
+                   "willing to mentor (2 mentees each; a mentor in MENTORS_CSV too keeps that row).")
+@click.option("--state", type=click.Path(file_okay=False, path_type=Path),
+              help="With --alumni: the cohort's state folder (as for `igcb cohort`).")
+@click.option("--db", metavar="URL", help="With --alumni: the cohort store's database URL.")
 @click.option("-o", "--output", type=_CSV, required=True)
-def mentors(mentees_csv, mentors_csv, output):
-    """Match mentees to mentors: shared language, other organisation, best topic fit."""
+def mentors(mentees_csv, mentors_csv, alumni, state, db, output):
+    """Match mentees to mentors: shared language, other organisation, best topic fit.
+
+    Mentors come from MENTORS_CSV (a roster with capacity), from the alumni register
+    (--alumni), or both.
+    """
+    if mentors_csv is None and not alumni:
+        raise UserError("give MENTORS_CSV, or --alumni to take mentors from the alumni register, or both")
+    if (state or db) and not alumni:
+        raise UserError("--state and --db name the store of the alumni register: give --alumni too")
     mentee_table = read_roster(mentees_csv)
-    mentor_table = read_roster(mentors_csv, capacity=True)
+    tables = [read_roster(mentors_csv, capacity=True)] if mentors_csv else []
+    if alumni:
+        from course.commands.evaluation import alumni_mentors  # it imports this module
+
+        register = alumni_mentors(state, db)
+        if tables:
+            register = register[~register["id"].isin(set(tables[0]["id"]))]
+            if "interests" in tables[0].columns:  # mentoring reads interests when there is the column
+                register = register.assign(interests=register["expertise"])
+        tables.append(register)
+    mentor_table = pd.concat(tables, ignore_index=True).fillna("") if len(tables) > 1 else tables[0]
+    if mentor_table.empty:
+        raise UserError("no mentors: no one in the alumni register is willing to mentor")
     result = mentoring.match_mentors(mentee_table, mentor_table)
     greedy = mentoring.greedy_match(mentee_table, mentor_table)
     write_csv(result, output, [mentees_csv, mentors_csv])
