@@ -78,6 +78,8 @@ def test_follow_up_asks_what_funders_report_and_updates_the_register(name):
     reaction = [i for i in instruments.instruments if i.kind.value == "reaction"][0]
     texts = [q for q in questions(reaction, plan, CATALOGUE) if q.type == "text"]
     assert len(texts) == 2 and not any(q.required for q in texts)
+    topics = next(q for q in asked if q.alumni_field == "topics")
+    assert set(topics.options) <= {t for m in plan.module_ids for t in CATALOGUE[m].module.topics}
 
 
 def test_questions_never_carry_the_key():
@@ -303,6 +305,10 @@ def break_repeated_option(data):
         "options"][0]
 
 
+def break_topics(data):
+    data["instruments"][3]["questions"][11]["options"][0] = "Internet governance"
+
+
 def break_far_future(data):
     data["instruments"][3]["occasions"]["followup"]["opens"] = {"from": "end", "days": 4000}
 
@@ -333,6 +339,8 @@ def break_far_future(data):
     (break_repeated_option, "instruments[2].items[1].options: options must be distinct: "
                             "'Governments alone, through intergovernmental organisations' "
                             "repeated"),
+    (break_topics, "instruments[4].questions[12].options: 'Internet governance' not among the "
+                   "topics of the plan's modules"),
     (break_far_future, "instruments[4].occasions.followup.opens.days: Input should be less than "
                        "or equal to 3660"),
 ], ids=lambda x: getattr(x, "__name__", ""))

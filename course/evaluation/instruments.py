@@ -186,6 +186,7 @@ def check_instruments(instruments: InstrumentSet, path: Path, plan: Plan,
     problems = []
     if instruments.plan != plan.id:
         problems.append(f"plan: {instruments.plan!r} is not the plan's id {plan.id!r}")
+    topics = plan_topics(plan, catalogue)
     first_use: dict[str, str] = {}
     for number, instrument in enumerate(instruments.instruments, start=1):
         where = f"instruments[{number}]"
@@ -205,8 +206,15 @@ def check_instruments(instruments: InstrumentSet, path: Path, plan: Plan,
                                 f"{plan.id!r} (its modules: {', '.join(plan.module_ids)})")
             if item.answer not in item.options:
                 problems.append(f"{at}.answer: {item.answer!r} is not one of the options")
-        problems += _check_questions(instrument, where)
+        problems += _check_questions(instrument, where, topics)
     return [Problem(path, message) for message in problems]
+
+
+def plan_topics(plan: Plan, catalogue: dict[str, CatalogueEntry]) -> set[str] | None:
+    """The topics of the plan's modules; None when a module is missing from the catalogue."""
+    if any(m not in catalogue for m in plan.module_ids):
+        return None
+    return {t for m in plan.module_ids for t in catalogue[m].module.topics}
 
 
 def _check_kind(instrument: Instrument, where: str) -> list[str]:
@@ -265,9 +273,9 @@ def _check_windows(instrument: Instrument, where: str, plan: Plan) -> list[str]:
     return problems
 
 
-def _check_questions(instrument: Instrument, where: str) -> list[str]:
+def _check_questions(instrument: Instrument, where: str, topics: set[str] | None) -> list[str]:
     """Ids unique; alumni fields only in follow-ups, once each, from a question of a fitting
-    type."""
+    type; topics offered as options are the plan's module topics, as the register keeps them."""
     problems = []
     seen: dict[str, int] = {}
     fields: dict[str, int] = {}
@@ -290,6 +298,12 @@ def _check_questions(instrument: Instrument, where: str) -> list[str]:
             allowed = " or ".join(sorted(t.value for t in ALUMNI_TYPES[field]))
             problems.append(f"{at}.alumni_field: {field!r} takes a {allowed} question, not "
                             f"{question.type.value}")
+        elif field == "topics" and topics is not None:
+            unknown = [o for o in question.options if o not in topics]
+            if unknown:
+                problems.append(f"{at}.options: {', '.join(map(repr, unknown))} not among the "
+                                "topics of the plan's modules (the alumni register keeps "
+                                "those)")
         fields.setdefault(field, n)
     return problems
 
