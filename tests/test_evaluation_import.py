@@ -258,6 +258,11 @@ def test_instrument_and_occasion_are_checked(store_url):
     err = refused(*import_args(LIME, store_url)[:3], "--instrument", "reaction", "--occasion",
                   "pre", "--mapping", LIME[1], "--db", store_url)
     assert "--occasion pre: reaction is taken post, not pre" in err
+    # Another instrument's mapping: one message that says so, not one line per question
+    before = snapshot(store_url)
+    err = refused(*import_args(KOBO, store_url, mapping=LIME[1]))
+    assert err.count("\n") == 1 and "is this the mapping of another instrument?" in err
+    assert snapshot(store_url) == before
 
 
 # --- the parser on its own -------------------------------------------------------------------

@@ -160,6 +160,13 @@ def check_mapping(mapping: Mapping, path: Path, questions: list) -> list[Problem
     def problem(message: str) -> None:
         problems.append(Problem(path, message))
 
+    if mapping.questions and not set(mapping.questions) & set(by_id):
+        mapped = ", ".join(list(mapping.questions)[:5])
+        return [Problem(path, f"questions: none of the mapped questions ({mapped}"
+                              f"{', ...' if len(mapping.questions) > 5 else ''}) is a question of "
+                              f"this instrument (its questions: {', '.join(list(by_id)[:5])}"
+                              f"{', ...' if len(by_id) > 5 else ''}): is this the mapping of "
+                              "another instrument?")]
     for qid in mapping.questions:
         if qid not in by_id:
             problem(f"questions.{qid}: the instrument has no question {qid!r} "
