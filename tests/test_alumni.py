@@ -8,11 +8,9 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 from nbformat.v4 import new_code_cell, new_notebook
 from sqlalchemy import select
 
-from course.cli import main
 from course.cohort.db import open_store
 from course.cohort.evaluation import give_consent, join_alumni, withdraw
 from course.cohort.models import AssignmentScore, AuditEntry, utcnow
@@ -22,30 +20,13 @@ from course.grading.nbgrader_course import NbgraderCourse
 from course.grading.pool import Limits
 from course.grading.samples import submit
 from course.layout import REPO_ROOT
+from cli_helpers import igcb, ok, refused
 
 ROSTER = REPO_ROOT / "peer_review" / "examples" / "roster.csv"
 TUTORS = REPO_ROOT / "peer_review" / "examples" / "tutors.csv"
 CONFIG = ((REPO_ROOT / "assessments" / "nbgrader_config.py").read_text()
           + '\nc.CourseDirectory.course_id = "alumni-course"\n')
 LIMITS = Limits(cell_timeout=30, memory_mb=512, output_bytes=50_000)
-
-
-def igcb(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], env={"IGCB_DB_URL": None},
-                              catch_exceptions=False)
-
-
-def ok(*args) -> str:
-    result = igcb(*args)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def refused(*args) -> str:
-    result = igcb(*args)
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    return result.stderr
 
 
 def in_store(url, work):

@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from course.cli import main
 from course.cohort.db import StoreError, open_store
 from course.cohort.evaluation import give_consent, join_alumni, save_answer, withdraw
 from course.cohort.evaluation_import import import_answers
@@ -25,6 +23,7 @@ from course.evaluation.survey_import import (Mapping, check_mapping, load_mappin
 from course.layout import REPO_ROOT
 from course.modules import load_catalogue
 from course.plans import load_named_plan
+from cli_helpers import igcb, ok, refused
 
 EXAMPLES = REPO_ROOT / "course" / "evaluation" / "examples"
 ROSTER = REPO_ROOT / "peer_review" / "examples" / "roster.csv"
@@ -43,24 +42,6 @@ IN_POST_WINDOW = datetime(2027, 4, 28, 12, 0)
 
 def form(instrument_id: str):
     return questions(INSTRUMENTS.instrument(instrument_id), PLAN, CATALOGUE)
-
-
-def igcb(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], env={"IGCB_DB_URL": None},
-                              catch_exceptions=False)
-
-
-def ok(*args) -> str:
-    result = igcb(*args)
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def refused(*args) -> str:
-    result = igcb(*args)
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    return result.stderr
 
 
 def import_args(example, db_url, csv_file=None, mapping=None):
