@@ -33,10 +33,11 @@ def main():
 
 
 def _register() -> None:
-    from course.commands import (catalogue, cohort, evaluation, grading, hub, mail, report, rounds,
-                                 store)
+    from course.commands import (catalogue, cohort, compendium, evaluation, exchanges, fellowships,
+                                 grading, hub, mail, report, rounds, store)
 
-    for area in (catalogue, grading, cohort, hub, store, rounds, mail, evaluation, report):
+    for area in (catalogue, grading, cohort, hub, store, rounds, mail, evaluation, report,
+                 compendium, fellowships, exchanges):
         for command in area.COMMANDS:
             main.add_command(command)
 

@@ -1,0 +1,3 @@
+"""`igcb compendium ...`: the compendium of capacity-development programmes (add, export, stale)."""
+
+COMMANDS = []

@@ -1,0 +1,3 @@
+"""`igcb exchanges ...`: match candidates to host organisations for exchanges and internships."""
+
+COMMANDS = []

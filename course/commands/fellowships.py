@@ -1,0 +1,3 @@
+"""`igcb fellowships ...`: review fellowship applications with a panel, and select fellows."""
+
+COMMANDS = []
