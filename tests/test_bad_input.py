@@ -338,3 +338,25 @@ def test_a_mutated_module_never_crashes_check_and_is_blamed_alone(module_course,
     cascade = [line for line in result.output.splitlines()
                if "unknown module 'infrastructure'" in line]
     assert not cascade, result.output
+
+
+INSTRUMENTS = "course/plans/evaluation/online-course.yml"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=mutated_yaml(REPO_ROOT / INSTRUMENTS, ['[', '{a: 1}', '-1', '0', 'null', 'pre',
+                                                    '{from: end, months: 99999}']))
+def test_mutated_instruments_never_crash_check_and_name_their_file(module_course, text):
+    """igcb check on a broken instruments file: exit 0 or 2, no traceback, and every problem it
+    reports is in that file (the plan and modules are fine)."""
+    path = module_course / INSTRUMENTS
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    try:
+        result = igcb(module_course, "check", env={"IGCB_ROOT": str(module_course)})
+    finally:
+        shutil.copy(REPO_ROOT / INSTRUMENTS, path)
+    assert result.exit_code in (0, 2), result.output
+    if result.exit_code == 2:
+        assert result.output.startswith("Error:"), result.output
+        problems = result.output.removeprefix("Error: ").splitlines()
+        assert all(INSTRUMENTS in line for line in problems if line.strip()), result.output
