@@ -58,6 +58,59 @@ def pair_table(mentees: pd.DataFrame, mentors: pd.DataFrame) -> tuple[np.ndarray
     return np.concatenate(tails).astype(np.int64), np.concatenate(heads).astype(np.int64), np.concatenate(fits)
 
 
+def solve_assignment(a: np.ndarray, b: np.ndarray, fit: np.ndarray, n_left: int, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Most left nodes matched, then the largest total fit, within the right nodes' capacity.
+
+    a, b, fit: the allowed pairs (left index, right index) and their fit (whole, >= 0).
+    Returns each left node's right index (-1 if unmatched) and fit (0 if unmatched).
+    """
+    n_r = len(capacity)
+    top = int(fit.max()) if len(fit) else 0
+    src, snk = n_left + n_r, n_left + n_r + 1
+    flow = min_cost_flow.SimpleMinCostFlow()
+    tails = np.concatenate([np.full(n_left, src), a, n_left + np.arange(n_r)]).astype(np.int64)
+    heads = np.concatenate([np.arange(n_left), n_left + b, np.full(n_r, snk)]).astype(np.int64)
+    caps = np.concatenate([np.ones(n_left), np.ones(len(a)), capacity]).astype(np.int64)
+    costs = np.concatenate([np.zeros(n_left), top - fit, np.zeros(n_r)]).astype(np.int64)
+    flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    flow.set_node_supply(src, n_left)
+    flow.set_node_supply(snk, -n_left)
+    flow.solve_max_flow_with_min_cost()  # most matched first, then least cost = best fit
+    used = flow.flows(np.arange(n_left, n_left + len(a), dtype=np.int64)) > 0
+    right_of = np.full(n_left, -1)
+    fit_of = np.zeros(n_left, dtype=np.int64)
+    right_of[a[used]] = b[used]
+    fit_of[a[used]] = fit[used]
+    return right_of, fit_of
+
+
+def greedy_assignment(a: np.ndarray, b: np.ndarray, fit: np.ndarray, n_left: int, capacity: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Baseline for `solve_assignment`: each left node in turn takes its best-fitting right node with room left
+    (ties: the lower right index)."""
+    left = np.asarray(capacity, dtype=np.int64).copy()
+    order = np.lexsort((b, -fit, a))
+    starts = np.searchsorted(a[order], np.arange(n_left))
+    ends = np.searchsorted(a[order], np.arange(n_left), side="right")
+    right_of = np.full(n_left, -1)
+    fit_of = np.zeros(n_left, dtype=np.int64)
+    for i in range(n_left):
+        for k in order[starts[i]:ends[i]]:
+            if left[b[k]] > 0:
+                left[b[k]] -= 1
+                right_of[i], fit_of[i] = b[k], fit[k]
+                break
+    return right_of, fit_of
+
+
+def _matches(mentees: pd.DataFrame, mentors: pd.DataFrame, mentor_of: np.ndarray, fit_of: np.ndarray) -> pd.DataFrame:
+    ids = mentors["id"].to_numpy()
+    return pd.DataFrame({
+        "mentee_id": mentees["id"].to_numpy(),
+        "mentor_id": [ids[j] if j >= 0 else "" for j in mentor_of],
+        "fit": fit_of,
+    })
+
+
 def match_mentors(mentees: pd.DataFrame, mentors: pd.DataFrame) -> pd.DataFrame:
     """Match as many mentees as possible, then maximise total fit, within mentor capacity.
 
@@ -65,53 +118,15 @@ def match_mentors(mentees: pd.DataFrame, mentors: pd.DataFrame) -> pd.DataFrame:
     Returns mentee_id, mentor_id ('' if unmatched), fit.
     """
     a, b, fit = pair_table(mentees, mentors)
-    n_e, n_m = len(mentees), len(mentors)
-    top = int(fit.max()) if len(fit) else 0
-    src, snk = n_e + n_m, n_e + n_m + 1
-    flow = min_cost_flow.SimpleMinCostFlow()
     cap = mentors["capacity"].astype(int).to_numpy()
-    tails = np.concatenate([np.full(n_e, src), a, n_e + np.arange(n_m)]).astype(np.int64)
-    heads = np.concatenate([np.arange(n_e), n_e + b, np.full(n_m, snk)]).astype(np.int64)
-    caps = np.concatenate([np.ones(n_e), np.ones(len(a)), cap]).astype(np.int64)
-    costs = np.concatenate([np.zeros(n_e), top - fit, np.zeros(n_m)]).astype(np.int64)
-    flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-    flow.set_node_supply(src, n_e)
-    flow.set_node_supply(snk, -n_e)
-    flow.solve_max_flow_with_min_cost()  # most mentees matched first, then least cost = best fit
-    used = flow.flows(np.arange(n_e, n_e + len(a), dtype=np.int64)) > 0
-    mentor_of = np.full(n_e, -1)
-    fit_of = np.zeros(n_e, dtype=np.int64)
-    mentor_of[a[used]] = b[used]
-    fit_of[a[used]] = fit[used]
-    ids = mentors["id"].to_numpy()
-    return pd.DataFrame({
-        "mentee_id": mentees["id"].to_numpy(),
-        "mentor_id": [ids[j] if j >= 0 else "" for j in mentor_of],
-        "fit": fit_of,
-    })
+    return _matches(mentees, mentors, *solve_assignment(a, b, fit, len(mentees), cap))
 
 
 def greedy_match(mentees: pd.DataFrame, mentors: pd.DataFrame) -> pd.DataFrame:
     """Baseline: each mentee in turn takes the best-fitting mentor with room left."""
     a, b, fit = pair_table(mentees, mentors)
-    left = mentors["capacity"].astype(int).to_numpy().copy()
-    order = np.lexsort((-fit, a))
-    starts = np.searchsorted(a[order], np.arange(len(mentees)))
-    ends = np.searchsorted(a[order], np.arange(len(mentees)), side="right")
-    mentor_of = np.full(len(mentees), -1)
-    fit_of = np.zeros(len(mentees), dtype=np.int64)
-    for i in range(len(mentees)):
-        for k in order[starts[i]:ends[i]]:
-            if left[b[k]] > 0:
-                left[b[k]] -= 1
-                mentor_of[i], fit_of[i] = b[k], fit[k]
-                break
-    ids = mentors["id"].to_numpy()
-    return pd.DataFrame({
-        "mentee_id": mentees["id"].to_numpy(),
-        "mentor_id": [ids[j] if j >= 0 else "" for j in mentor_of],
-        "fit": fit_of,
-    })
+    cap = mentors["capacity"].astype(int).to_numpy()
+    return _matches(mentees, mentors, *greedy_assignment(a, b, fit, len(mentees), cap))
 
 
 def mentor_summary(matches: pd.DataFrame, greedy: pd.DataFrame) -> list[str]:
