@@ -15,7 +15,7 @@ import yaml
 
 import nbformat
 
-from course import pages
+from course import compendium, pages
 from course.errors import UserError
 from course.launch import launch_link
 from course.modules import CatalogueEntry
@@ -53,10 +53,23 @@ def with_launch_cell(notebook: bytes, link: str) -> bytes:
     return nbformat.writes(parsed).encode("utf-8")
 
 
+def compendium_records(repo_root: Path, catalogue: dict[str, CatalogueEntry]) -> list:
+    """The compendium's records (`compendium/` beside `book/`), or a UserError listing every
+    problem in them."""
+    problems = compendium.check_compendium(repo_root / compendium.FOLDER,
+                                           compendium.topic_vocabulary(catalogue))
+    if problems:
+        raise UserError.from_problems(problems)
+    records, _ = compendium.load_compendium(repo_root / compendium.FOLDER)
+    return [record for _, record in records]
+
+
 def staged_files(plan: Plan, catalogue: dict[str, CatalogueEntry], book_dir: Path,
                  cache: Path) -> dict[str, bytes]:
     """Every file of the book's source tree, by relative path."""
     base = yaml.safe_load((book_dir / "_config.yml").read_text(encoding="utf-8")) or {}
+    repo_root = book_dir.parent
+    records = compendium_records(repo_root, catalogue)
     config = "# Written by `igcb book` from book/_config.yml and the course plan.\n" + \
         yaml.safe_dump(book_config(base, plan, cache), sort_keys=False, allow_unicode=True)
     texts = {
@@ -64,15 +77,20 @@ def staged_files(plan: Plan, catalogue: dict[str, CatalogueEntry], book_dir: Pat
         "_toc.yml": pages.table_of_contents(plan, catalogue),
         "syllabus.md": pages.syllabus(plan, catalogue),
         "schedule.md": pages.schedule(plan, catalogue),
+        f"{pages.COMPENDIUM_PAGE}.md": pages.compendium_page(
+            records, compendium.topic_vocabulary(catalogue)),
     }
-    repo_root = book_dir.parent
     links = {m: lab_links(plan, catalogue[m], repo_root) for m in plan.module_ids}
     for module_id in plan.module_ids:
         texts[pages.module_page_path(module_id) + ".md"] = pages.module_page(
-            catalogue[module_id], catalogue, links[module_id])
+            catalogue[module_id], catalogue, links[module_id], records)
     files = {name: text.encode("utf-8") for name, text in texts.items()}
     for path in sorted(book_dir.glob("*.md")):
         files.setdefault(path.name, path.read_bytes())
+    static = book_dir / "_static"  # the book's own scripts and styles (the compendium's)
+    for path in sorted(static.rglob("*")) if static.is_dir() else []:
+        if path.is_file() and not _ignored(path.relative_to(static)):
+            files[f"_static/{path.relative_to(static).as_posix()}"] = path.read_bytes()
     for module_id in plan.module_ids:
         folder = catalogue[module_id].folder
         for path in sorted(folder.rglob("*")):

@@ -1,10 +1,11 @@
-"""`igcb check`: every problem in the modules and plans, listed at once."""
+"""`igcb check`: every problem in the modules, plans and compendium, listed at once."""
 
 import graphlib
 from pathlib import Path
 
 import nbformat
 
+from course import compendium
 from course.errors import Problem, UserError
 from course.evaluation.instruments import check_instruments, instruments_path, load_instruments
 from course.layout import Layout
@@ -103,7 +104,8 @@ def check_plan(plan: Plan, path: Path, catalogue: dict[str, CatalogueEntry],
 
 
 def check_course(layout: Layout, plans: list[Path] | None = None) -> list[Problem]:
-    """Every problem in the layout's modules and in the given plans (default: all shipped)."""
+    """Every problem in the layout's modules, in the given plans (default: all shipped) and in
+    the compendium (an empty or missing compendium folder is fine)."""
     catalogue, problems = load_catalogue(layout.modules)
     broken = frozenset(folder_module_ids(layout.modules) - set(catalogue))
     for entry in catalogue.values():
@@ -115,6 +117,8 @@ def check_course(layout: Layout, plans: list[Path] | None = None) -> list[Proble
         if plan is not None:
             problems += check_plan(plan, path, catalogue, broken)
             problems += check_plan_instruments(plan, path, catalogue)
+    topics = None if broken else compendium.topic_vocabulary(catalogue)
+    problems += compendium.check_compendium(layout.root / compendium.FOLDER, topics)
     return problems
 
 

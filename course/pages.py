@@ -1,13 +1,18 @@
-"""The book's generated pages for a plan: table of contents, syllabus, schedule, module pages.
+"""The book's generated pages for a plan: table of contents, syllabus, schedule, module pages,
+and the compendium of programmes.
 
-Pure functions from a plan and the catalogue to Markdown/YAML text.
+Pure functions from a plan, the catalogue and the compendium's records to Markdown/YAML text.
 """
 
 import datetime as dt
 import html
+import json
 
+import pycountry
 import yaml
 
+from course import compendium
+from course.compendium import Record
 from course.modules import CatalogueEntry
 from course.plans import Mode, Plan
 
@@ -47,6 +52,7 @@ def table_of_contents(plan: Plan, catalogue: dict[str, CatalogueEntry]) -> str:
         "parts": [
             {"caption": "This course", "chapters": [{"file": "syllabus"}, {"file": "schedule"}]},
             {"caption": "Modules", "numbered": 1, "chapters": modules},
+            {"caption": "Continue learning", "chapters": [{"file": COMPENDIUM_PAGE}]},
             {"caption": "About", "chapters": [{"file": "about"}]},
         ],
     }
@@ -155,8 +161,10 @@ def schedule(plan: Plan, catalogue: dict[str, CatalogueEntry]) -> str:
 
 
 def module_page(entry: CatalogueEntry, catalogue: dict[str, CatalogueEntry],
-                launch_links: dict[str, str] | None = None) -> str:
-    """A module's landing page: summary, objectives, labs, prerequisites, discussion prompts.
+                launch_links: dict[str, str] | None = None,
+                records: list[Record] | None = None) -> str:
+    """A module's landing page: summary, objectives, labs, prerequisites, discussion prompts,
+    and (given the compendium's records) the programmes to continue learning with.
 
     `launch_links` maps a lab's file name to the link that opens it in the course's hub.
     """
@@ -185,6 +193,154 @@ def module_page(entry: CatalogueEntry, catalogue: dict[str, CatalogueEntry],
     for number, item in enumerate(module.discussion_prompts, start=1):
         lines += [f"{number}. {item.prompt}", "",
                   f"   *For the facilitator:* {item.facilitation}", ""]
+    if records is not None:
+        lines += continue_learning(module.topics, records)
     lines += ["## Licence", "",
               f"Text {module.license.text}; code {module.license.code}.", ""]
+    return "\n".join(lines)
+
+
+# --- the compendium of programmes -----------------------------------------------------------
+
+COMPENDIUM_PAGE = "compendium"
+COMPENDIUM_TITLE = "Programmes: continue learning"
+RELATED = 8  # programmes listed on a module page
+
+
+def _raw_html(lines: list[str]) -> list[str]:
+    """A raw HTML block. Every line starts with `<`, so no text can close the fence."""
+    return ["```{raw} html", *lines, "```", ""]
+
+
+def _text(value) -> str:
+    """Record text for HTML: escaped, on one line, with no backtick (MyST fences)."""
+    return html.escape(" ".join(str(value).split())).replace("`", "&#96;")
+
+
+def topic_label(slug: str) -> str:
+    return slug.replace("-", " ")
+
+
+def language_name(code: str) -> str:
+    language = pycountry.languages.get(alpha_2=code)
+    return language.name if language else code
+
+
+def country_name(code: str) -> str:
+    country = pycountry.countries.get(alpha_2=code)
+    if country is None:
+        return code
+    return getattr(country, "common_name", None) or country.name
+
+
+def _summary(record: Record) -> str:
+    """A programme's main facts in one line of text."""
+    facts = [compendium.LABELS["type"][record.type.value]]
+    if record.modality:
+        facts.append(compendium.LABELS["modality"][record.modality.value].lower())
+    facts.append(", ".join(record.regions))
+    facts.append(", ".join(language_name(code) for code in record.languages))
+    if record.cost:
+        facts.append(compendium.LABELS["cost"][record.cost.value].lower())
+    return "; ".join(facts)
+
+
+def continue_learning(topics: list[str], records: list[Record],
+                      page: str = f"../../{COMPENDIUM_PAGE}.html") -> list[str]:
+    """A module page's "Continue learning" section: the programmes sharing most of its topics,
+    and a link to the compendium filtered by each topic that has programmes."""
+    lines = ["## Continue learning", ""]
+    related = compendium.related_programmes(topics, records, RELATED)
+    if not related:
+        return lines + ["No programme in the compendium covers this module's topics yet: see "
+                        f"[{COMPENDIUM_TITLE}](../../{COMPENDIUM_PAGE}.md) for all of them.", ""]
+    lines += ["Programmes from the compendium that cover this module's topics, those sharing "
+              "most topics first. Check dates and conditions on each programme's own site.", ""]
+    items = []
+    for record, shared in related:
+        items.append(f'<li><a href="{_text(record.url)}">{_text(record.name)}</a>: '
+                     f"{_text(_summary(record))}. Topics: "
+                     f"{_text(', '.join(topic_label(t) for t in shared))}.</li>")
+    counts = {t: sum(t in r.topics for r in records) for t in topics}
+    links = [f'<a href="{_text(page)}#topic={_text(t)}">{_text(topic_label(t))}</a> ({n})'
+             for t, n in counts.items() if n]
+    lines += _raw_html(['<ul class="cmp-related">', *items, "</ul>",
+                        "<p>All programmes on a topic of this module: " + ", ".join(links)
+                        + ".</p>"])
+    return lines
+
+
+def _options(values, label=lambda v: v, any_label: str = "Any") -> str:
+    return "".join([f'<option value="">{_text(any_label)}</option>']
+                   + [f'<option value="{_text(v)}">{_text(label(v))}</option>' for v in values])
+
+
+def _select(key: str, title: str, options: str, hint: str | None = None) -> str:
+    described = f' aria-describedby="cmp-{key}-hint"' if hint else ""
+    hint_html = f'<span class="cmp-hint" id="cmp-{key}-hint">{_text(hint)}</span>' if hint else ""
+    return (f'<div class="cmp-field"><label for="cmp-{key}">{_text(title)}</label>'
+            f'<select id="cmp-{key}" name="{key}"{described}>{options}</select>{hint_html}</div>')
+
+
+def _json_for_html(data) -> str:
+    """JSON safe inside <script type="application/json">: no <, > or & as themselves."""
+    return (json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+            .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+
+
+def compendium_data(records: list[Record]) -> dict:
+    """What the page's script reads: the records, by name, and the names of their countries
+    and modalities (the other values are named by the filters' options)."""
+    records = sorted(records, key=lambda r: (r.name.casefold(), r.id))
+    countries = sorted({c for r in records for c in r.countries})
+    return {"records": [r.data() for r in records],
+            "countries": {c: country_name(c) for c in countries},
+            "modalities": compendium.LABELS["modality"]}
+
+
+def compendium_page(records: list[Record], topics: list[str]) -> str:
+    """The compendium page: search and filters (book/_static/compendium.js) over the records,
+    which are in the page as JSON, so it works in the static book with no server."""
+    labels = compendium.LABELS
+    languages = sorted({code for r in records for code in r.languages},
+                       key=lambda code: language_name(code))
+    lines = [f"# {COMPENDIUM_TITLE}", "",
+             "Schools of Internet governance, online courses, academic programmes, fellowships, "
+             "mentoring programmes, internships and exchanges, and webinar series where you can "
+             "go on learning after this course. Search by name, organiser or any word of a "
+             "programme's description, and narrow the list with the filters. Each programme's "
+             "facts come from the public sources it names and were checked on the date it "
+             "shows: confirm dates and conditions on the programme's own site.", ""]
+    if not records:
+        lines += ["No programmes have been recorded yet (`compendium/` in the course "
+                  "repository).", ""]
+    fields = [
+        '<div class="cmp-field cmp-search"><label for="cmp-q">Search</label>'
+        '<input id="cmp-q" name="q" type="search" autocomplete="off" '
+        'aria-describedby="cmp-q-hint"><span class="cmp-hint" id="cmp-q-hint">'
+        "Name, organiser, funding, dates, how to apply, country</span></div>",
+        _select("type", "Type", _options(compendium.TYPES, labels["type"].get, "Any type")),
+        _select("topic", "Topic", _options(topics, topic_label, "Any topic")),
+        _select("region", "Region", _options(compendium.REGIONS, any_label="Any region"),
+                "A region also shows the global programmes"),
+        _select("language", "Language", _options(languages, language_name, "Any language")),
+        _select("level", "Level", _options(compendium.LEVELS, labels["level"].get, "Any level")),
+        _select("target", "For", _options(compendium.TARGET_GROUPS, labels["target_groups"].get,
+                                          "Anyone")),
+        _select("cost", "Cost", _options(compendium.COSTS, labels["cost"].get, "Any cost")),
+    ]
+    lines += _raw_html([
+        '<form id="cmp-form" class="cmp-form" role="search" aria-label="Programmes">',
+        *fields,
+        '<div class="cmp-field cmp-clear"><button type="button" id="cmp-clear">'
+        "Clear search and filters</button></div>",
+        "</form>",
+        f'<p id="cmp-count" class="cmp-count" role="status" aria-live="polite" '
+        f'aria-atomic="true">{len(records)} programme{"" if len(records) == 1 else "s"}</p>',
+        '<ul id="cmp-results" class="cmp-results" aria-labelledby="cmp-count"></ul>',
+        '<p><button type="button" id="cmp-more" class="cmp-more" hidden>Show more</button></p>',
+        "<noscript><p>Searching and filtering the programmes needs JavaScript.</p></noscript>",
+        f'<script type="application/json" id="cmp-data">{_json_for_html(compendium_data(records))}'
+        "</script>",
+    ])
     return "\n".join(lines)
