@@ -1,13 +1,15 @@
 """Peer-review allocation as a min-cost flow.
 
 Submissions send k units each to reviewers they may go to (never the author,
-never the author's organisation, only reviewers who read the submission's
-language). Each reviewer's load has a convex cost, so loads come out as even
-as the constraints allow; a small cost on each arc steers reviews across
-stakeholder groups, across study groups and away from pairs who met before.
-The arcs are a seeded random sample (both from each submission and from each
-reviewer), which keeps 100,000 submissions tractable; if the sample cannot
-carry every review, the sample grows up to all eligible pairs.
+never the author's organisation, optionally never the author's country, only
+reviewers who read the submission's language). The reviewers are the authors
+themselves (peer review) or a separate pool, such as a selection panel. Each
+reviewer's load has a convex cost, so loads come out as even as the constraints
+allow; a small cost on each arc steers reviews across stakeholder groups, across
+study groups and away from pairs who met before. The arcs are a seeded random
+sample (both from each submission and from each reviewer), which keeps 100,000
+submissions tractable; if the sample cannot carry every review, the sample grows
+up to all eligible pairs.
 """
 
 from __future__ import annotations
@@ -140,6 +142,8 @@ def allocate_reviews(
     existing: pd.DataFrame | None = None,
     candidates: int = 6,
     progress: Callable[[str], None] | None = None,
+    reviewers: pd.DataFrame | None = None,
+    avoid_country: bool = False,
 ) -> pd.DataFrame:
     """Give every submission k reviewers; returns submission_id, author_id, reviewer_id, review_code.
 
@@ -148,6 +152,12 @@ def allocate_reviews(
     pairs to avoid; `existing` is an earlier allocation kept as it is: only
     submissions not in it are allocated (late submissions). `progress`, if
     given, is called with a short message at the start of each stage.
+
+    `reviewers`, a validated roster (optionally with a `capacity` column), is a
+    separate pool of reviewers, e.g. a selection panel reviewing applications:
+    without it the authors review each other. A pool's reviewers take at most
+    their capacity; without one, loads are as even as the rules allow.
+    `avoid_country` never gives a submission to a reviewer from the author's country.
     """
     if k < 1:
         raise ValueError("k must be at least 1")
@@ -164,30 +174,43 @@ def allocate_reviews(
         rng = np.random.default_rng([seed, len(done)])
     else:
         todo = subs
-    reviewers = list(dict.fromkeys(subs["author_id"].tolist() + ([] if kept is None else kept["author_id"].tolist())))
+    if reviewers is not None:
+        pool = reviewers.reset_index(drop=True)
+        reviewer_ids = pool["id"].astype(str).tolist()
+    else:
+        reviewer_ids = list(dict.fromkeys(subs["author_id"].tolist() + ([] if kept is None else kept["author_id"].tolist())))
+        pool = people.loc[reviewer_ids].reset_index()
     columns = ["submission_id", "author_id", "reviewer_id", "review_code"]
     if todo.empty:
         return kept.reset_index(drop=True) if kept is not None else pd.DataFrame(columns=columns)
 
-    rev_index = {r: i for i, r in enumerate(reviewers)}
-    n_sub, n_rev = len(todo), len(reviewers)
-    orgs = org_keys(people.reset_index()).to_numpy()
-    org_code = pd.Series(pd.factorize(orgs, sort=True)[0], index=people.index)
-    org_code[orgs == ""] = -1
-    stake_code = pd.Series(pd.factorize(people["stakeholder_group"], sort=True)[0], index=people.index)
-    rev_org = org_code[reviewers].to_numpy()
-    rev_stake = stake_code[reviewers].to_numpy()
-    author_rev = np.array([rev_index[a] for a in todo["author_id"]])
-    sub_org = org_code[todo["author_id"]].to_numpy()
-    sub_stake = stake_code[todo["author_id"]].to_numpy()
-    langs_of = dict(zip(roster["id"], roster["languages"]))
-    rev_langs = [set(str(langs_of[r]).split(";")) for r in reviewers]
+    rev_index = {r: i for i, r in enumerate(reviewer_ids)}
+    n_sub, n_rev = len(todo), len(reviewer_ids)
+    authors = people.loc[todo["author_id"]].reset_index()
+    # Organisations, stakeholder groups and countries coded alike for authors and reviewers.
+    sub_org, rev_org = _codes_of(org_keys(authors), org_keys(pool))
+    sub_stake, rev_stake = _codes_of(authors["stakeholder_group"], pool["stakeholder_group"])
+    if avoid_country:
+        sub_country, rev_country = _codes_of(authors["country"], pool["country"])
+    else:
+        sub_country, rev_country = np.full(n_sub, -1), np.full(n_rev, -1)
+    author_rev = np.array([rev_index.get(a, -1) for a in todo["author_id"]])
+    rev_langs = [set(str(v).split(";")) for v in pool["languages"]]
     sub_lang = todo["language"].to_numpy()
+    grow_load = False
+    if reviewers is None:
+        max_load = k + 1
+    elif "capacity" in pool.columns:  # the reviewers' own limits
+        max_load = pool["capacity"].astype(int).to_numpy()
+    else:
+        total = k * n_sub + (0 if kept is None else len(kept))
+        max_load = -(-total // max(n_rev, 1)) + 1
+        grow_load = True
 
     if groups is not None:
         gmap = dict(zip(groups["id"].astype(str), groups["group"].astype(str)))
         gcodes = {g: i for i, g in enumerate(sorted(set(gmap.values())))}
-        rev_group = np.array([gcodes.get(gmap.get(r), -1) for r in reviewers])
+        rev_group = np.array([gcodes.get(gmap.get(r), -1) for r in reviewer_ids])
         sub_group = np.array([gcodes.get(gmap.get(a), -1) for a in todo["author_id"]])
     pair_keys = None
     if history is not None and len(history):
@@ -208,7 +231,8 @@ def allocate_reviews(
     while True:
         progress(f"building candidate pairs ({d} per submission and per reviewer)")
         s, r = _sample_pairs(sub_lang, rev_langs, d, rng)
-        ok = (r != author_rev[s]) & ((sub_org[s] < 0) | (rev_org[r] != sub_org[s]))
+        ok = ((r != author_rev[s]) & ((sub_org[s] < 0) | (rev_org[r] != sub_org[s]))
+              & ((sub_country[s] < 0) | (rev_country[r] != sub_country[s])))
         s, r = s[ok], r[ok]
         key = np.unique(s * n_rev + r)
         s, r = key // n_rev, key % n_rev
@@ -219,13 +243,20 @@ def allocate_reviews(
         if pair_keys is not None:
             cost += COST_MET_BEFORE * np.isin(author_rev[s] * n_rev + r, pair_keys)
         progress(f"solving: {n_sub} submissions x {k} reviews over {len(s)} candidate pairs")
-        chosen = _solve(n_sub, n_rev, s, r, cost, k, load)
+        chosen = _solve(n_sub, n_rev, s, r, cost, k, load, max_load)
         if chosen is not None:
             break
-        if d >= biggest_pool or d >= 512:
-            raise AllocationError(_explain(todo, k, rev_langs, author_rev, sub_org, rev_org))
-        progress("the candidate pairs cannot carry every review: widening the sample")
-        d *= 4
+        if d < biggest_pool and d < 512:
+            progress("the candidate pairs cannot carry every review: widening the sample")
+            d *= 4
+        elif grow_load and max_load < n_sub:
+            # A pool without capacities takes more than an even share rather than leave a
+            # submission short (e.g. most authors from one country); loads stay as even as possible.
+            max_load = min(2 * max_load, n_sub)
+            progress(f"the reviewers cannot carry every review with even loads: allowing up to {max_load} each")
+        else:
+            raise AllocationError(_explain(todo, k, rev_langs, author_rev, sub_org, rev_org, sub_country, rev_country,
+                                           max_load))
 
     s, r = s[chosen], r[chosen]
     order = np.lexsort((r, s))
@@ -234,7 +265,7 @@ def allocate_reviews(
     out = pd.DataFrame({
         "submission_id": todo["submission_id"].to_numpy()[s],
         "author_id": todo["author_id"].to_numpy()[s],
-        "reviewer_id": np.array(reviewers, dtype=object)[r],
+        "reviewer_id": np.array(reviewer_ids, dtype=object)[r],
         "review_code": _codes(rng, len(s), taken),
     })
     if kept is not None:
@@ -242,11 +273,20 @@ def allocate_reviews(
     return out
 
 
-def _solve(n_sub, n_rev, s, r, cost, k, load):
-    """Min-cost flow; returns a mask of chosen arcs, or None if some submission is short."""
+def _codes_of(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Two columns coded over their shared values; empty values get -1 (no conflict)."""
+    values = pd.concat([a.astype(str), b.astype(str)], ignore_index=True)
+    codes = np.where(values.to_numpy() == "", -1, pd.factorize(values, sort=True)[0])
+    return codes[: len(a)], codes[len(a):]
+
+
+def _solve(n_sub, n_rev, s, r, cost, k, load, max_load):
+    """Min-cost flow; returns a mask of chosen arcs, or None if some submission is short.
+
+    `max_load` (one number, or one per reviewer) caps each reviewer's load; loads below it
+    cost more with each review (convex), so they come out as even as the rules allow."""
     src, snk = n_sub + n_rev, n_sub + n_rev + 1
-    cap = k + 1  # a reviewer may take one more than k, at a price
-    extra = np.maximum(0, cap - load)
+    extra = np.maximum(0, np.broadcast_to(np.asarray(max_load, dtype=np.int64), (n_rev,)) - load)
     rev_nodes = np.repeat(np.arange(n_rev), extra)
     starts = np.cumsum(extra) - extra
     # marginal cost of the j-th review of a reviewer grows with j (convex): even loads
@@ -266,36 +306,42 @@ def _solve(n_sub, n_rev, s, r, cost, k, load):
     return flows > 0
 
 
-def _explain(todo, k, rev_langs, author_rev, sub_org, rev_org) -> str:
-    readers: dict[str, int] = {}
-    readers_org: dict[tuple[str, int], int] = {}
+def _explain(todo, k, rev_langs, author_rev, sub_org, rev_org, sub_country, rev_country, max_load) -> str:
+    # Eligible reviewers by inclusion and exclusion: those who read the language, less those of
+    # the author's organisation, less those of the author's country, plus those of both.
+    readers: dict[tuple, int] = {}
     for j, langs in enumerate(rev_langs):
         for lang in langs:
-            readers[lang] = readers.get(lang, 0) + 1
-            if rev_org[j] >= 0:
-                readers_org[lang, rev_org[j]] = readers_org.get((lang, rev_org[j]), 0) + 1
+            for key in ((lang,), (lang, "o", rev_org[j]), (lang, "c", rev_country[j]), (lang, rev_org[j], rev_country[j])):
+                readers[key] = readers.get(key, 0) + 1
+    country_rule = bool((sub_country >= 0).any())
     lines = []
-    for i, row in todo.iterrows():
-        lang = row["language"]
-        eligible = readers.get(lang, 0)
-        if sub_org[i] >= 0:
-            eligible -= readers_org.get((lang, sub_org[i]), 0)  # includes the author
-        elif lang in rev_langs[author_rev[i]]:
-            eligible -= 1
+    for i, row in enumerate(todo.itertuples(index=False)):
+        lang, org, country, me = row.language, sub_org[i], sub_country[i], author_rev[i]
+        eligible = readers.get((lang,), 0)
+        if org >= 0:
+            eligible -= readers.get((lang, "o", org), 0)
+        if country >= 0:
+            eligible -= readers.get((lang, "c", country), 0)
+        if org >= 0 and country >= 0:
+            eligible += readers.get((lang, org, country), 0)
+        if me >= 0 and lang in rev_langs[me] and not (org >= 0 and rev_org[me] == org) \
+                and not (country >= 0 and rev_country[me] == country):
+            eligible -= 1  # the author, not already left out with their organisation or country
         if eligible < k:
+            rules = "the author's organisation" + (" and country" if country_rule else "")
             lines.append(
-                f"  {row['submission_id']} (author {row['author_id']}, language {lang}): only {eligible} eligible "
-                f"reviewers (who read {lang}, other than the author and the author's organisation), {k} needed"
+                f"  {row.submission_id} (author {row.author_id}, language {lang}): only {eligible} eligible "
+                f"reviewers (who read {lang}, other than the author and {rules}), {k} needed"
             )
     if lines:
         return f"cannot give every submission {k} reviewers:\n" + "\n".join(lines)
     parts = []
     for lang, count in todo.groupby("language").size().items():
-        parts.append(f"{lang}: {count} submissions need {k * count} reviews, {readers.get(lang, 0)} reviewers read {lang}")
-    return (
-        f"cannot give every submission {k} reviewers with at most {k + 1} reviews per reviewer "
-        "(language and organisation rules): " + "; ".join(parts)
-    )
+        parts.append(f"{lang}: {count} submissions need {k * count} reviews, {readers.get((lang,), 0)} reviewers read {lang}")
+    most = f"at most {max_load} reviews per reviewer" if np.ndim(max_load) == 0 else "within each reviewer's capacity"
+    rules = "language, organisation and country rules" if country_rule else "language and organisation rules"
+    return f"cannot give every submission {k} reviewers {most} ({rules}): " + "; ".join(parts)
 
 
 def author_view(allocation: pd.DataFrame) -> pd.DataFrame:
