@@ -9,13 +9,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bad_input_helpers import digest, mutated_csv
+from bad_input_helpers import igcb as igcb_in
 from cli_helpers import ok, refused
 from course.commands.evaluation import ALUMNI_COLUMNS
 from peer_review import fellowship_review as review
 from peer_review import selection as sel
 from peer_review.allocation import AllocationError
-from test_bad_input import digest, mutated_csv
-from test_bad_input import igcb as igcb_in
 
 EXAMPLES = Path("peer_review/examples")
 YEAR = 2027
