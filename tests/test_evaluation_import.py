@@ -23,7 +23,7 @@ from course.evaluation.survey_import import (Mapping, check_mapping, load_mappin
 from course.layout import REPO_ROOT
 from course.modules import load_catalogue
 from course.plans import load_named_plan
-from cli_helpers import igcb, ok, refused
+from cli_helpers import ok, refused
 
 EXAMPLES = REPO_ROOT / "course" / "evaluation" / "examples"
 ROSTER = REPO_ROOT / "peer_review" / "examples" / "roster.csv"
