@@ -1,9 +1,10 @@
-"""Running `igcb` in the test's own process: the result, or its output when it must succeed or
-be refused (exit 2, one message, no traceback)."""
+"""Running `igcb` in the test's own process (the result, or its output when it must succeed or
+be refused: exit 2, one message, no traceback), and reading the store it wrote."""
 
 from click.testing import CliRunner
 
 from course.cli import main
+from course.cohort.db import open_store
 
 
 def igcb(*args):
@@ -23,3 +24,13 @@ def refused(*args) -> str:
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
     return result.stderr
+
+
+def in_store(url, work):
+    """`work(session)` in one transaction of the existing store at `url`."""
+    store = open_store(url, create=False)
+    try:
+        with store.session() as session:
+            return work(session)
+    finally:
+        store.close()

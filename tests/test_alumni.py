@@ -11,7 +11,6 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 from sqlalchemy import select
 
-from course.cohort.db import open_store
 from course.cohort.evaluation import give_consent, join_alumni, withdraw
 from course.cohort.models import AssignmentScore, AuditEntry, utcnow
 from course.commands.evaluation import ALUMNI_COLUMNS
@@ -20,22 +19,13 @@ from course.grading.nbgrader_course import NbgraderCourse
 from course.grading.pool import Limits
 from course.grading.samples import submit
 from course.layout import REPO_ROOT
-from cli_helpers import igcb, ok, refused
+from cli_helpers import igcb, in_store, ok, refused
 
 ROSTER = REPO_ROOT / "peer_review" / "examples" / "roster.csv"
 TUTORS = REPO_ROOT / "peer_review" / "examples" / "tutors.csv"
 CONFIG = ((REPO_ROOT / "assessments" / "nbgrader_config.py").read_text()
           + '\nc.CourseDirectory.course_id = "alumni-course"\n')
 LIMITS = Limits(cell_timeout=30, memory_mb=512, output_bytes=50_000)
-
-
-def in_store(url, work):
-    store = open_store(url, create=False)
-    try:
-        with store.session() as session:
-            return work(session)
-    finally:
-        store.close()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from sqlalchemy import select
 
-from course.cohort.db import StoreError, open_store
+from course.cohort.db import StoreError
 from course.cohort.evaluation import give_consent, join_alumni, save_answer, withdraw
 from course.cohort.evaluation_import import import_answers
 from course.cohort.models import AlumniEntry, AuditEntry, Consent, EvaluationAnswer
@@ -23,7 +23,7 @@ from course.evaluation.survey_import import (Mapping, check_mapping, load_mappin
 from course.layout import REPO_ROOT
 from course.modules import load_catalogue
 from course.plans import load_named_plan
-from cli_helpers import ok, refused
+from cli_helpers import in_store, ok, refused
 
 EXAMPLES = REPO_ROOT / "course" / "evaluation" / "examples"
 ROSTER = REPO_ROOT / "peer_review" / "examples" / "roster.csv"
@@ -55,15 +55,6 @@ def store_url(db_url):
     ok("cohort", "init", "--plan", "online-course", "--roster", ROSTER, "--tutors", TUTORS,
        "--coordinator", "coord", "--db", db_url)
     return db_url
-
-
-def in_store(url, work):
-    store = open_store(url, create=False)
-    try:
-        with store.session() as session:
-            return work(session)
-    finally:
-        store.close()
 
 
 def answers_of(url, instrument):
