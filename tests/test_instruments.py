@@ -337,8 +337,8 @@ def break_far_future(data):
     (break_alumni_type, "instruments[4].questions[6].alumni_field: 'topics' takes a multi or "
                         "text question, not number"),
     (break_repeated_option, "instruments[2].items[1].options: options must be distinct: "
-                            "'Governments alone, through intergovernmental organisations' "
-                            "repeated"),
+                            "'Governments alone, acting together through intergovernmental "
+                            "organisations such as the ITU' repeated"),
     (break_topics, "instruments[4].questions[12].options: 'Internet governance' not among the "
                    "topics of the plan's modules"),
     (break_far_future, "instruments[4].occasions.followup.opens.days: Input should be less than "
