@@ -56,7 +56,8 @@ def participant(session: Session, person: Person | str) -> Person:
     return found
 
 
-def _instrument(instruments, instrument_id: str, occasion: str):
+def find_instrument(instruments, instrument_id: str, occasion: str):
+    """The instrument taken on that occasion; NotYours when there is none."""
     if instruments is None:
         raise NotYours("this course has no tests or surveys")
     try:
@@ -156,7 +157,7 @@ def answer_form(session: Session, person: Person | str, instruments, plan, catal
     may still change it, and the knowledge score when it may be shown."""
     now = now or utcnow()
     me = participant(session, person)
-    instrument = _instrument(instruments, instrument_id, occasion)
+    instrument = find_instrument(instruments, instrument_id, occasion)
     opens, closes = window(instrument, occasion, plan)
     row = get_answer(session, me.id, instrument.id, occasion)
     state = _answer_state(row)
@@ -188,7 +189,7 @@ def save_answer(session: Session, person: Person | str, instruments, plan, catal
     """
     now = now or utcnow()
     me = participant(session, person)
-    instrument = _instrument(instruments, instrument_id, occasion)
+    instrument = find_instrument(instruments, instrument_id, occasion)
     opens, closes = window(instrument, occasion, plan)
     state = _state(now, opens, closes)
     if state != "open":
@@ -217,17 +218,27 @@ def save_answer(session: Session, person: Person | str, instruments, plan, catal
                 session.flush()
         except IntegrityError:
             raise Refusal("this answer was just saved from another window: reload the page") from None
-    row.answers, row.updated_at = values, now
     if submit:
-        row.state, row.submitted_at = "submitted", now
-        if instrument.kind == "knowledge_test":
-            row.item_scores, row.score = score_knowledge(instrument, values)
+        mark_submitted(row, instrument, values, now)
+    else:
+        row.answers, row.updated_at = values, now
     session.flush()
     audit(session, me.id, "evaluation.submit" if submit else "evaluation.draft",
           f"{instrument.id}/{occasion}", answered=len(values))
     if submit and instrument.kind == "follow_up":
         update_alumni_from_follow_up(session, me.id, instrument, values, now=now)
     return row, {}
+
+
+def mark_submitted(row: EvaluationAnswer, instrument, values: dict, now: datetime,
+                   submitted_at: datetime | None = None) -> None:
+    """Make `row` the final answer `values`, scored when the instrument is a knowledge test."""
+    row.answers, row.updated_at = values, now
+    row.state, row.submitted_at = "submitted", submitted_at or now
+    if instrument.kind == "knowledge_test":
+        row.item_scores, row.score = score_knowledge(instrument, values)
+    else:
+        row.item_scores, row.score = None, None
 
 
 def _clean(value):

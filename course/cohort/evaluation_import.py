@@ -6,16 +6,14 @@ change the store in the caller's transaction, all or nothing, audited.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from course.cohort.db import StoreError, audit
-from course.cohort.evaluation import update_alumni_from_follow_up
+from course.cohort.evaluation import (find_instrument, mark_submitted,
+                                     update_alumni_from_follow_up)
 from course.cohort.models import AssignmentScore, Consent, EvaluationAnswer, Person, utcnow
-from course.evaluation.instruments import (Kind, check_answers, normalise_answers, questions,
-                                           score_knowledge)
+from course.evaluation.instruments import Kind, check_answers, normalise_answers, questions
 
 
 def import_answers(session: Session, instruments, plan, catalogue, instrument_id: str,
@@ -29,14 +27,7 @@ def import_answers(session: Session, instruments, plan, catalogue, instrument_id
     person's consent: it is recorded as "collected by <source>".
     Returns {added, replaced, skipped}.
     """
-    try:
-        instrument = instruments.instrument(instrument_id)
-    except KeyError:
-        known = ", ".join(i.id for i in instruments.instruments)
-        raise StoreError(f"no instrument {instrument_id!r} (the plan's instruments: {known})") from None
-    if occasion not in instrument.occasions:
-        raise StoreError(f"instrument {instrument_id!r} is not taken {occasion} (its occasions: "
-                         f"{', '.join(instrument.occasions)})")
+    instrument = find_instrument(instruments, instrument_id, occasion)
     form = questions(instrument, plan, catalogue)
     ids = [row[0] for row in rows]
     refused = refused_people(session, ids)
@@ -74,8 +65,8 @@ def import_answers(session: Session, instruments, plan, catalogue, instrument_id
             counts["added"] += 1
         else:
             counts["replaced"] += 1
-        _fill(answer, instrument, normalise_answers(form, answers), source, source_row,
-              submitted_at or now, now)
+        mark_submitted(answer, instrument, normalise_answers(form, answers), now, submitted_at)
+        answer.source, answer.source_row = source, source_row
         if person_id not in consented:
             session.add(Consent(person_id=person_id, kind="evaluation",
                                 text=f"collected by {source}", given_at=now))
@@ -112,18 +103,6 @@ def refused_people(session: Session, ids) -> dict[str, str]:
             out[person_id] = (f"{person_id} withdrew their consent: their answers are not kept; "
                               "remove the row from the file")
     return out
-
-
-def _fill(answer: EvaluationAnswer, instrument, answers: dict, source: str,
-          source_row: int | None, submitted_at: datetime, now: datetime) -> None:
-    answer.state = "submitted"
-    answer.answers = answers
-    if instrument.kind is Kind.knowledge_test:
-        answer.item_scores, answer.score = score_knowledge(instrument, answers)
-    else:
-        answer.item_scores, answer.score = None, None
-    answer.source, answer.source_row = source, source_row
-    answer.updated_at, answer.submitted_at = now, submitted_at
 
 
 def copy_grades(session: Session, totals, actor: str) -> dict:
