@@ -90,20 +90,15 @@ LABELS = {
 }
 
 
-def _country(value):
-    if not isinstance(value, str) or normalise_country(value) != value:
-        hint = f"; did you mean {normalise_country(value)!r}?" \
-            if isinstance(value, str) and normalise_country(value) else ""
-        raise ValueError(f"expected an ISO 3166-1 alpha-2 country code in capitals, e.g. ZA{hint}")
-    return value
-
-
-def _language(value):
-    if not isinstance(value, str) or normalise_language(value) != value:
-        hint = f"; did you mean {normalise_language(value)!r}?" \
-            if isinstance(value, str) and normalise_language(value) else ""
-        raise ValueError(f"expected an ISO 639-1 language code in small letters, e.g. en{hint}")
-    return value
+def _written_as(normalise, expected: str):
+    """A validator taking a code only as `normalise` writes it, with a hint when it is close."""
+    def check(value):
+        if not isinstance(value, str) or normalise(value) != value:
+            close = normalise(value) if isinstance(value, str) else None
+            hint = f"; did you mean {close!r}?" if close else ""
+            raise ValueError(f"expected {expected}{hint}")
+        return value
+    return check
 
 
 def _region(value):
@@ -145,8 +140,10 @@ def _not_in_future(value: dt.date) -> dt.date:
     return value
 
 
-Country = Annotated[str, AfterValidator(_country)]
-Language = Annotated[str, AfterValidator(_language)]
+Country = Annotated[str, AfterValidator(_written_as(
+    normalise_country, "an ISO 3166-1 alpha-2 country code in capitals, e.g. ZA"))]
+Language = Annotated[str, AfterValidator(_written_as(
+    normalise_language, "an ISO 639-1 language code in small letters, e.g. en"))]
 Region = Annotated[str, AfterValidator(_region)]
 HttpsUrl = Annotated[str, AfterValidator(_https)]
 Unknown = BeforeValidator(_blank_is_unknown)  # "" in an optional field means unknown
