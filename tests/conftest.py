@@ -134,3 +134,12 @@ def db_url(request, tmp_path):
             pytest.fail(f"cannot create a test database on PostgreSQL at {host}:{port} "
                         f"(user postgres, trust auth expected): {err}")
         yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through Playwright, one per test module."""
+    from browser import chromium  # Playwright is imported only by modules that drive a browser
+
+    with chromium() as running:
+        yield running

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from browser import chromium, fields_without_label
+from browser import fields_without_label
 from course import compendium, pages
 from course.compendium import Record
 from course.layout import REPO_ROOT
@@ -158,12 +158,6 @@ def book(tmp_path_factory):
                  "sources": ["https://hostile.example.org/"]})
     html = build_mini_book(tmp_path_factory.mktemp("compendium-book"), data, MODULE_TOPICS)
     return html, [Record.model_validate(r) for r in data]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as running:
-        yield running
 
 
 class Errors:

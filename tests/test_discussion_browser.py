@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from browser import DESKTOP, PHONE, Dialogs, chromium, fields_without_label, log_in
+from browser import DESKTOP, PHONE, Dialogs, fields_without_label, log_in
 from course.cohort.db import open_store
 from course.cohort.models import Membership, Person, Post, RotaEntry, Thread, TutorAssignment
 from course.cohort.structure import set_setting
@@ -74,12 +74,6 @@ def plan_started_a_week_ago(folder: Path) -> Path:
     path = folder / "online-course.yml"  # a plan's file name is its id
     path.write_text(text, encoding="utf-8")
     return path
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from browser import DESKTOP, PHONE, Dialogs, chromium, fields_without_label, log_in
+from browser import DESKTOP, PHONE, Dialogs, fields_without_label, log_in
 from course.cohort import evaluation as ev
 from course.cohort.db import open_store
 from course.cohort.models import AlumniEntry
@@ -65,12 +65,6 @@ class Story:
             self.done[step.__name__] = step(self)
         return self.done[step.__name__]
 
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

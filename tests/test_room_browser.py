@@ -29,7 +29,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from browser import DESKTOP, PHONE, Dialogs, Weigher, chromium, fields_without_label, log_in
+from browser import DESKTOP, PHONE, Dialogs, Weigher, fields_without_label, log_in
 from course.cohort import reviewing
 from course.cohort.db import open_store
 from course.cohort.models import (Allocation, CalibrationSample, Flag, Membership, Person, Rating,
@@ -124,12 +124,6 @@ class Story:
                     reviewing.answer_sample(s, person, sample_id, dict(zip(self.cast.criteria, MINE[0])))
                 except (reviewing.NotFound, reviewing.Refused):
                     pass  # their own text, or answered already
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")
