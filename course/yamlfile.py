@@ -59,10 +59,14 @@ def parse_yaml(text: str):
 
 
 def yaml_error(err: yaml.YAMLError) -> str:
-    """A YAML error as 'line N: what is wrong'."""
+    """A YAML error as 'line N: what is wrong', on one line."""
+    if isinstance(err, yaml.reader.ReaderError):
+        # The reader stops before any line is counted: it knows only the offset.
+        code = err.character if isinstance(err.character, int) else ord(err.character)
+        return f"character U+{code:04X} at position {err.position} is not allowed in YAML"
     mark = getattr(err, "problem_mark", None)
     where = f"line {mark.line + 1}: " if mark else ""
-    return f"{where}{getattr(err, 'problem', None) or err}"
+    return " ".join(f"{where}{getattr(err, 'problem', None) or err}".split())
 
 
 def read_text_file(path: Path) -> str:

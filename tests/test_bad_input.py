@@ -118,6 +118,17 @@ def test_one_broken_module_is_reported_once(course_copy):
     assert len(lines) == 1 and "01-what-is-ig/module.yml: not valid YAML" in lines[0], lines
 
 
+def test_a_control_character_in_yaml_is_one_line_naming_the_file(tmp_path):
+    """The YAML reader's own message spans two lines; a problem is always one."""
+    from course.yamlfile import load_yaml
+
+    path = tmp_path / "plan.yml"
+    path.write_text("# a comment \x00\ntitle: x\n", encoding="utf-8")
+    _, problems = load_yaml(path)
+    assert [str(p) for p in problems] == [
+        f"{path}: not valid YAML (character U+0000 at position 12 is not allowed in YAML)"]
+
+
 def test_formulas_in_written_csv_are_neutralised_and_numbers_stay(tmp_path):
     copy_examples(tmp_path)
     rows = list(csv.DictReader(io.StringIO((tmp_path / "roster.csv").read_text(encoding="utf-8"))))
