@@ -53,28 +53,28 @@ def test_assignment_shape(assignment):
 
 
 @pytest.mark.slow
-def test_solutions_pass_and_released_notebooks_fail(tmp_path):
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solutions_pass_and_released_notebooks_fail(tmp_path, assignment):
     root = tmp_path / "course"
     root.mkdir()
     shutil.copy(COURSE / "nbgrader_config.py", root)
-    shutil.copytree(COURSE / "source", root / "source")
+    shutil.copytree(COURSE / "source" / assignment, root / "source" / assignment)
     course = NbgraderCourse.open(root)
     api = course.api()
-    for assignment in ASSIGNMENTS:
-        assert api.generate_assignment(assignment, force=True, create=True)["success"]
-        submit(course, assignment, "solutions", "correct")
-        submit(course, assignment, "released", "empty")
-        outcomes = Autograder(course, assignment, workers=2, limits=Limits(cell_timeout=60)).run()
-        assert [o.status for o in outcomes] == ["graded", "graded"], [o.reasons for o in outcomes]
-        with course.gradebook() as gb:
-            for notebook in gb.find_assignment(assignment).notebooks:
-                auto_max = sum(c.max_score for c in notebook.grade_cells if c.cell_type == "code")
-                if not auto_max:
-                    continue
-                solved = gb.find_submission_notebook(notebook.name, assignment, "solutions")
-                released = gb.find_submission_notebook(notebook.name, assignment, "released")
-                assert solved.code_score == auto_max, f"{assignment}/{notebook.name}: solutions fail a test"
-                assert released.code_score == 0, f"{assignment}/{notebook.name}: released version passes a test"
+    assert api.generate_assignment(assignment, force=True, create=True)["success"]
+    submit(course, assignment, "solutions", "correct")
+    submit(course, assignment, "released", "empty")
+    outcomes = Autograder(course, assignment, workers=2, limits=Limits(cell_timeout=60)).run()
+    assert [o.status for o in outcomes] == ["graded", "graded"], [o.reasons for o in outcomes]
+    with course.gradebook() as gb:
+        for notebook in gb.find_assignment(assignment).notebooks:
+            auto_max = sum(c.max_score for c in notebook.grade_cells if c.cell_type == "code")
+            if not auto_max:
+                continue
+            solved = gb.find_submission_notebook(notebook.name, assignment, "solutions")
+            released = gb.find_submission_notebook(notebook.name, assignment, "released")
+            assert solved.code_score == auto_max, f"{assignment}/{notebook.name}: solutions fail a test"
+            assert released.code_score == 0, f"{assignment}/{notebook.name}: released version passes a test"
 
 
 def test_course_config_is_nbgraders():
