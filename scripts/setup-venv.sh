@@ -43,6 +43,13 @@ if ! grep -qs "\"version\": \"$text_annotator\"" "$venv/node_modules/@recogito/t
     "$venv/bin/npm" install --silent --no-fund --no-audit --save-exact --prefix "$venv" \
         "@recogito/text-annotator@$text_annotator"
 fi
+# axe-core: the accessibility checker that the book's browser tests run in Chromium (tests/
+# test_book_browser.py reads it from the venv). Pinned.
+axe_core=4.14.1
+if ! grep -qs "\"version\": \"$axe_core\"" "$venv/node_modules/axe-core/package.json"; then
+    echo "setup: installing axe-core $axe_core (the book's accessibility checks) from the npm registry"
+    "$venv/bin/npm" install --silent --no-fund --no-audit --save-exact --prefix "$venv" "axe-core@$axe_core"
+fi
 # A Debian package the tests need: installed when we are root, otherwise named for the user.
 debian_package() {  # debian_package PACKAGE WHAT-FOR
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
