@@ -143,3 +143,26 @@ def browser():
 
     with chromium() as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def shipped_book(tmp_path_factory):
+    """Build a shipped plan's book with the real `igcb book --strict`, once per session, all
+    plans sharing one execution cache: `shipped_book(plan_id)` -> (finished process, html/)."""
+    import subprocess
+    import sys
+
+    cache = tmp_path_factory.mktemp("jupyter-cache")
+    built = {}
+
+    def build(plan_id: str):
+        if plan_id not in built:
+            out = tmp_path_factory.mktemp(f"book-{plan_id}")
+            result = subprocess.run(
+                [sys.executable, "-m", "course", "book", "--plan", plan_id, "--out", str(out),
+                 "--cache", str(cache), "--strict"],
+                text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            built[plan_id] = (result, out / "_build" / "html")
+        return built[plan_id]
+
+    return build
