@@ -21,6 +21,7 @@ class Format(str, Enum):
     awareness_day = "awareness-day"
     online_course = "online-course"
     academic_module = "academic-module"
+    training_of_trainers = "training-of-trainers"
 
 
 class Mode(str, Enum):

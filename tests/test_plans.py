@@ -23,10 +23,25 @@ def mini():
     return plan, catalogue
 
 
-def test_the_three_plans_ship_with_their_formats():
+def test_the_four_plans_ship_with_their_formats():
     plans = {p.stem: load_plan(p)[0] for p in shipped_plans()}
     assert {plan.format for plan in plans.values()} == set(Format)
-    assert set(plans) == {"awareness-day", "online-course", "academic-module"}
+    assert set(plans) == {"awareness-day", "online-course", "academic-module", "trainers"}
+
+
+def test_trainers_plan_is_a_short_blended_course_ending_in_a_workshop():
+    plan, problems = load_plan(Layout.default().plans / "trainers.yml")
+    assert problems == [] and plan.format is Format.training_of_trainers
+    online = [s for s in plan.sessions if s.mode is Mode.online]
+    assert [s.week for s in plan.sessions] == list(range(1, len(plan.sessions) + 1))
+    assert 3 <= len(online) <= 4 and all(s.discussion for s in plan.sessions)
+    assert plan.sessions[-1].mode is Mode.face_to_face and len(plan.sessions) == len(online) + 1
+    assert {"training-for-trainers", "multistakeholder-practice",
+            "capacity-development"} <= set(plan.module_ids)
+    # every module's assignment is due in the week the module is studied
+    for session in plan.sessions:
+        assert {d.assignment for d in session.deadlines if d.assignment} == set(session.modules)
+    assert plan.cohort.group_size <= 6
 
 
 def test_online_course_has_eight_online_weeks_and_a_face_to_face_immersion():
