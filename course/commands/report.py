@@ -22,8 +22,8 @@ from course.commands.output import safe_frame
 from course.commands.store import cohort_session, open_cohort, store_options
 from course.errors import UserError
 from course.evaluation.instruments import instruments_path, load_plan_instruments
-from course.evaluation.report import (CHROMIUM, Cohort, Report, build_report, draw_figures,
-                                      print_pdf, render_html)
+from course.evaluation.report import Cohort, Report, build_report, draw_figures, render_html
+from course.printing import CHROMIUM, print_pdf
 from course.layout import Layout
 from course.modules import load_catalogue
 from course.plans import find_plan, load_named_plan

@@ -4,7 +4,7 @@
 sections, each with notes, tables and figures (PNG bytes, alt text, the data behind them).
 Every count of people passes through course.evaluation.statistics' suppression before it
 is shown, in a table, a plot, its alt text or its CSV. `render_html` writes the page;
-`print_pdf` prints it with Chromium, offline. Writing the files is the command's job.
+`course.printing.print_pdf` prints it with Chromium, offline. Writing the files is the command's job.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from course.modules import CatalogueEntry
 from course.plans import Plan
 
 TEMPLATES = Path(__file__).with_name("templates")
-CHROMIUM = "/usr/bin/chromium"
 STAKEHOLDERS = ["government", "technical_community", "academia", "civil_society",
                 "private_sector", "intergovernmental"]
 REGIONS = ["Africa", "Arab States", "Asia-Pacific", "Latin America and Caribbean", "Europe",
@@ -1156,34 +1155,3 @@ def render_html(report: Report) -> str:
     """The report as one HTML page; plots at plots/<name>.png, data at data/<name>.csv."""
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
     return env.get_template("report.html").render(report=report, SMALL=st.SMALL, HIDDEN=st.HIDDEN, TOTAL=st.TOTAL)
-
-
-def print_pdf(html: Path, pdf: Path, chromium: str = CHROMIUM) -> None:
-    """Print the report's HTML to PDF with Chromium (Playwright), offline: every request that
-    is not a file of the report's folder is refused. FileNotFoundError when Chromium is missing."""
-    if not Path(chromium).exists():
-        raise FileNotFoundError(chromium)
-    from playwright.sync_api import sync_playwright
-
-    folder = html.resolve().parent.as_uri() + "/"
-
-    def only_the_report(route):
-        if route.request.url.startswith(folder):
-            route.continue_()
-        else:
-            route.abort()
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium,
-            args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"])
-        try:
-            page = browser.new_page()
-            page.route("**/*", only_the_report)
-            page.goto(html.resolve().as_uri(), wait_until="load")
-            page.emulate_media(media="print")
-            page.pdf(path=str(pdf), format="A4", print_background=True,
-                     margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
-        finally:
-            browser.close()
