@@ -28,11 +28,21 @@ def scratch_database(host: str = "127.0.0.1", port: int = 5432, prefix: str = "i
 
 
 @contextmanager
-def store_url(kind: str, folder: Path, prefix: str) -> Iterator[str]:
+def store_url(kind: str, folder: Path, prefix: str, host: str = "127.0.0.1",
+              port: int = 5432) -> Iterator[str]:
     """A cohort store's URL: a SQLite file in `folder` ("sqlite"), or a new PostgreSQL database
-    named after `prefix` ("postgresql"), dropped afterwards."""
+    named after `prefix` ("postgresql") on the server at host:port, dropped afterwards."""
     if kind == "sqlite":
         yield f"sqlite:///{Path(folder) / 'cohort.sqlite'}"
         return
-    with scratch_database(prefix=prefix) as url:
+    with scratch_database(host, port, prefix=prefix) as url:
+        yield url
+
+
+@contextmanager
+def store_for_test(request, kind: str, folder: Path, prefix: str) -> Iterator[str]:
+    """store_url for a test: PostgreSQL on the suite's server (the `postgres_server` fixture,
+    asked for only when needed)."""
+    server = request.getfixturevalue("postgres_server") if kind == "postgresql" else ()
+    with store_url(kind, folder, prefix, *server) as url:
         yield url

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -22,22 +21,13 @@ from course.cohort.db import open_store
 from course.cohort.models import (Allocation, CalibrationSample, Flag, Membership, Person,
                                   Review, ReviewRound, Submission, TutorAssignment,
                                   TutorDecision)
-from pg_helpers import scratch_database
+from pg_helpers import store_for_test
 from room_helpers import (PARTICIPANTS, ROOM, TUTORS, api_token, form_token, make_cohort,
                           room_login, start_room_hub)
 
 COMMENT = "A clear recommendation; the figures need a source and a date."
 
 
-@contextmanager
-def database(request, kind: str, folder):
-    """A fresh store URL: a SQLite file, or a PostgreSQL database made (and dropped) here."""
-    if kind == "sqlite":
-        yield f"sqlite:///{folder}/cohort.sqlite"
-        return
-    host, port = request.getfixturevalue("postgres_server")
-    with scratch_database(host, port, prefix="igcb_room_api") as url:
-        yield url
 
 
 @dataclass
@@ -75,7 +65,7 @@ class Room:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def room(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(f"room-api-{request.param}")
-    with database(request, request.param, folder) as url:
+    with store_for_test(request, request.param, folder, "igcb_room_api") as url:
         make_cohort(url, folder / "cohort", calibration=2,
                     due=(date.today() + timedelta(days=7)).isoformat())
         store = open_store(url)
