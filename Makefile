@@ -1,5 +1,6 @@
 # The two commands of the README: `make book` and `make test`.
-# Both set up .venv on first use (a fresh Debian machine needs only python3) and reuse it after.
+# `make book` builds the pages, the labs that run in the browser (--lite) and the PDF and zip
+# to take away. Both set up .venv on first use (a fresh Debian machine needs only python3) and reuse it after.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +11,7 @@ PLAN   ?= online-course
 .PHONY: book test check clean
 
 book: $(STAMP)
-	$(BIN)/igcb book --plan $(PLAN)
+	$(BIN)/igcb book --plan $(PLAN) --lite
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -34,10 +34,10 @@ def main():
 
 def _register() -> None:
     from course.commands import (catalogue, cohort, compendium, evaluation, exchanges, fellowships,
-                                 grading, hub, mail, report, rounds, store)
+                                 grading, hub, mail, report, rounds, store, translate)
 
     for area in (catalogue, grading, cohort, hub, store, rounds, mail, evaluation, report,
-                 compendium, fellowships, exchanges):
+                 compendium, fellowships, exchanges, translate):
         for command in area.COMMANDS:
             main.add_command(command)
 

@@ -11,7 +11,7 @@ import json
 import pycountry
 import yaml
 
-from course import compendium
+from course import compendium, ical
 from course.compendium import Record
 from course.modules import CatalogueEntry
 from course.plans import Mode, Plan
@@ -30,6 +30,33 @@ def launch_cell(link: str) -> str:
     """The note put at the top of a lab page when the plan names a hub."""
     return (":::{tip}\nRun this lab yourself: open it in the course's JupyterHub.\n\n"
             f"{html_link('Open this lab in JupyterHub', link)}\n:::")
+
+
+PYODIDE_CDN = "cdn.jsdelivr.net"  # where the browser fetches compiled packages (course/lite.py)
+
+
+def browser_note(from_cdn: list[str] | tuple[str, ...]) -> str:
+    """What running a lab in the browser means, and which packages come from Pyodide's CDN."""
+    text = ("It runs in your browser, with no server and no account: Python (Pyodide) and the "
+            "lab's pure-Python packages come from this site, and your changes stay in your "
+            "browser's storage (download the notebook to keep a copy).")
+    if from_cdn:
+        text += (" Your browser also downloads the compiled packages it uses ("
+                 + ", ".join(from_cdn) + f") from Pyodide's CDN, {PYODIDE_CDN}, when the lab "
+                 "first imports them.")
+    return text
+
+
+def browser_cell(link: str, from_cdn: list[str] | tuple[str, ...]) -> str:
+    """The note put at the top of a lab page that runs in the browser."""
+    return (":::{tip}\nRun this lab yourself: open it in your browser.\n\n"
+            f"{html_link('Run this lab in your browser', link)}\n\n{browser_note(from_cdn)}\n:::")
+
+
+def hub_only_cell(missing: list[str] | tuple[str, ...]) -> str:
+    """The note put at the top of a lab page that cannot run in the browser."""
+    return (":::{note}\nHub only: this lab needs " + ", ".join(f"`{m}`" for m in missing)
+            + ", which Python in the browser cannot load; run it in the course's JupyterHub.\n:::")
 
 
 def module_page_path(module_id: str) -> str:
@@ -145,11 +172,20 @@ def schedule_rows(plan: Plan, catalogue: dict[str, CatalogueEntry]) -> list[dict
 def schedule(plan: Plan, catalogue: dict[str, CatalogueEntry]) -> str:
     """The schedule page: dates from the plan's start date, mode, discussions and deadlines."""
     face_to_face = sum(s.mode is Mode.face_to_face for s in plan.sessions)
+    timed = any(s.time for s in plan.sessions)
+    calendar = html.escape(ical.file_name(plan))
     lines = [
         "# Schedule", "",
         f"{plan.title} starts on {plan.start:%A %d %B %Y}. It has {len(plan.sessions)} sessions, "
         f"{face_to_face} of them face to face. Deadlines fall at the end of the session's "
-        "last day.", "",
+        "last day" + (f". Times are in the {plan.timezone} time zone." if timed else "."), "",
+        # A paragraph with an inline link (not a raw block), so that translations reach it.
+        ":::{tip}",
+        f'Add these dates to your calendar: <a href="{calendar}">download</a> the course '
+        "calendar and open it, or subscribe to it so that changes reach your calendar: copy the "
+        "link's address and add it in your calendar app as a calendar from a URL (Google "
+        "Calendar: Other calendars, +, From URL; Outlook: Add calendar, Subscribe from web; "
+        "Apple Calendar: File, New Calendar Subscription).", ":::", "",
         "| Date | Session | What | Mode | Details |",
         "|---|---|---|---|---|",
     ]
@@ -162,11 +198,15 @@ def schedule(plan: Plan, catalogue: dict[str, CatalogueEntry]) -> str:
 
 def module_page(entry: CatalogueEntry, catalogue: dict[str, CatalogueEntry],
                 launch_links: dict[str, str] | None = None,
-                records: list[Record] | None = None) -> str:
+                records: list[Record] | None = None,
+                browser_labs: dict[str, tuple[str | None, tuple[str, ...]]] | None = None) -> str:
     """A module's landing page: summary, objectives, labs, prerequisites, discussion prompts,
     and (given the compendium's records) the programmes to continue learning with.
 
-    `launch_links` maps a lab's file name to the link that opens it in the course's hub.
+    `launch_links` maps a lab's file name to the link that opens it in the course's hub;
+    `browser_labs` (when the book has the no-server labs) maps it to (the link that opens it in
+    the browser, the compiled packages it fetches from the CDN), or to (None, the imports the
+    browser lacks) for a lab that runs in the hub only.
     """
     module = entry.module
     lines = [f"# {module.title}", "", module.summary, "",
@@ -182,6 +222,15 @@ def module_page(entry: CatalogueEntry, catalogue: dict[str, CatalogueEntry],
                   "click copies the course into your hub account; your own changes are kept.", ""]
         for name, link in launch_links.items():
             lines += [html_link(f"Open {name} in JupyterHub", link), ""]
+    if browser_labs:
+        lines += ["## Run the labs in your browser", ""]
+        for name, (link, detail) in browser_labs.items():
+            if link is None:
+                lines += [f"{name} is hub only: it needs " + ", ".join(f"`{m}`" for m in detail)
+                          + ", which Python in the browser cannot load.", ""]
+            else:
+                lines += [html_link(f"Run {name} in your browser", link), "",
+                          browser_note(detail), ""]
     if module.prerequisites:
         titles = [catalogue[p].module.title for p in module.prerequisites if p in catalogue]
         lines += ["## Before you start", "",

@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints,
-                      model_validator)
+                      field_validator, model_validator)
 
 from course.errors import Problem, UserError
 from course.launch import Hub
 from course.modules import LanguageCode, Slug, Text
 from course.yamlfile import load_model
+from peer_review.roster import normalise_timezone
 
 PLANS_DIR = Path(__file__).parent / "plans"
 DEFAULT_PLAN = "online-course"
@@ -50,6 +51,16 @@ class Session(BaseModel):
     discussion: bool = False
     deadlines: list[Deadline] = []
 
+    @field_validator("time")
+    @classmethod
+    def clock_times(cls, value: str | None) -> str | None:
+        """Both ends real times of day (the pattern alone lets "25:00-26:00" through)."""
+        for end in (value.split("-") if value else []):
+            hours, minutes = int(end[:2]), int(end[3:])
+            if hours > 23 or minutes > 59:
+                raise ValueError(f"{end!r} is not a time of day (HH:MM, 00:00 to 23:59)")
+        return value
+
     @model_validator(mode="after")
     def week_or_day(self) -> "Session":
         if (self.week is None) == (self.day is None):
@@ -84,8 +95,21 @@ class Cohort(BaseModel):
     reviewers_from_same_group: bool = False
 
 
+def _an_iana_zone(value):
+    """The zone's IANA name as the time zone database spells it (any letter case given)."""
+    zone = normalise_timezone(value) if isinstance(value, str) else None
+    if zone is None:
+        raise ValueError("expected an IANA time zone name, e.g. Africa/Nairobi, "
+                         "America/Bogota or UTC")
+    return zone
+
+
 class Plan(BaseModel):
-    """A course plan, as in DESIGN.md's contract."""
+    """A course plan, as in DESIGN.md's contract.
+
+    `timezone` is where the plan's dates and clock times (`time: "09:00-10:30"`) hold: the
+    calendars give sessions and deadlines in it. UTC when the plan does not say.
+    """
 
     model_config = ConfigDict(extra="forbid")
     id: Slug
@@ -94,6 +118,7 @@ class Plan(BaseModel):
     format: Format
     language: LanguageCode
     start: CalendarDate
+    timezone: Annotated[str, BeforeValidator(_an_iana_zone)] = "UTC"
     description: Text | None = None
     sessions: list[Session] = Field(min_length=1)
     cohort: Cohort = Cohort()

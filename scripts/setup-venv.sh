@@ -50,6 +50,14 @@ if ! grep -qs "\"version\": \"$axe_core\"" "$venv/node_modules/axe-core/package.
     echo "setup: installing axe-core $axe_core (the book's accessibility checks) from the npm registry"
     "$venv/bin/npm" install --silent --no-fund --no-audit --save-exact --prefix "$venv" "axe-core@$axe_core"
 fi
+# Pyodide's core (pyodide.mjs, pyodide.asm.wasm, python_stdlib.zip, pyodide-lock.json) for the
+# labs that run in the browser (course/lite.py serves it from the book's lite/ site). Pinned to
+# the version the installed jupyterlite-pyodide-kernel expects, which it names itself.
+pyodide=$("$venv/bin/python" -c 'from jupyterlite_pyodide_kernel.constants import PYODIDE_VERSION; print(PYODIDE_VERSION)')
+if ! grep -qs "\"version\": \"$pyodide\"" "$venv/node_modules/pyodide/package.json"; then
+    echo "setup: installing pyodide $pyodide (Python for the labs in the browser) from the npm registry"
+    "$venv/bin/npm" install --silent --no-fund --no-audit --save-exact --prefix "$venv" "pyodide@$pyodide"
+fi
 # A Debian package the tests need: installed when we are root, otherwise named for the user.
 debian_package() {  # debian_package PACKAGE WHAT-FOR
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

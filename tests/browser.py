@@ -1,4 +1,5 @@
-"""Drive Debian's Chromium with Playwright (tests): launch it, log in at the hub, weigh pages.
+"""Drive Debian's Chromium with Playwright (tests): launch it, serve a static site, log in at the
+hub, weigh pages.
 
 The browser is the system's /usr/bin/chromium (scripts/setup-venv.sh installs it), never one
 downloaded by `playwright install`.
@@ -6,7 +7,11 @@ downloaded by `playwright install`.
 
 from __future__ import annotations
 
+import functools
+import threading
 from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import quote
 
 from playwright.sync_api import Browser, BrowserContext, Error, Page, Request, sync_playwright
@@ -32,6 +37,29 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    """Static files, with the types a JupyterLite site needs, and no log on stderr."""
+
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".wasm": "application/wasm",
+                      ".mjs": "text/javascript", ".js": "text/javascript"}
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@contextmanager
+def serve(folder: Path):
+    """A static web server for `folder` on 127.0.0.1 (a free port); yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=folder))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def log_in(target: Browser | BrowserContext, hub_url: str, user: str, path: str = ROOM,

@@ -148,9 +148,13 @@ def browser():
 @pytest.fixture(scope="session")
 def shipped_book(tmp_path_factory):
     """Build a shipped plan's book with the real `igcb book --strict`, once per session, all
-    plans sharing one execution cache: `shipped_book(plan_id)` -> (finished process, html/)."""
+    plans sharing one execution cache: `shipped_book(plan_id)` -> (finished process, html/).
+    The default plan's book is built as `make book` builds it (with the labs that run in the
+    browser, the PDF and the zip); the others without those extras, which have tests of their own."""
     import subprocess
     import sys
+
+    from course.plans import DEFAULT_PLAN
 
     cache = tmp_path_factory.mktemp("jupyter-cache")
     built = {}
@@ -160,7 +164,8 @@ def shipped_book(tmp_path_factory):
             out = tmp_path_factory.mktemp(f"book-{plan_id}")
             result = subprocess.run(
                 [sys.executable, "-m", "course", "book", "--plan", plan_id, "--out", str(out),
-                 "--cache", str(cache), "--strict"],
+                 "--cache", str(cache), "--strict",
+                 *(["--lite"] if plan_id == DEFAULT_PLAN else ["--no-downloads"])],
                 text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             built[plan_id] = (result, out / "_build" / "html")
         return built[plan_id]

@@ -8,18 +8,17 @@ or critical accessibility violation on the key pages; every image has alt text.
 
 from __future__ import annotations
 
-import functools
 import html as html_escape
 import re
-import threading
-from contextlib import contextmanager
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from browser import serve
+
 from course.layout import REPO_ROOT
+from course.plans import shipped_plans
 
 PLAN = "online-course"
 AXE = REPO_ROOT / ".venv" / "node_modules" / "axe-core" / "axe.min.js"
@@ -30,28 +29,11 @@ PHONE = {"width": 375, "height": 740}
 pytestmark = pytest.mark.slow
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:
-        pass
-
-
-@contextmanager
-def serve(folder: Path):
-    """A static web server for `folder` on 127.0.0.1 (a free port); yields its base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=folder))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def book_pages(html: Path) -> list[str]:
-    """Every page of the book (not the theme's or the execution reports' files)."""
+    """Every page of the book (not the theme's, the execution reports' or the no-server labs'
+    files: tests/test_lite.py opens those)."""
     return sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")
-                  if p.relative_to(html).parts[0] not in ("_static", "reports", "_sources"))
+                  if p.relative_to(html).parts[0] not in ("_static", "reports", "_sources", "lite"))
 
 
 @pytest.fixture(scope="module")
@@ -174,9 +156,12 @@ def test_axe_finds_no_serious_or_critical_violation(site, page, path):
     assert not serious, "\n".join(serious)
 
 
-def test_every_image_has_alt_text(site):
-    """Alt text that says something: not missing, not empty, not the image's file name."""
-    _, html = site
+@pytest.mark.parametrize("plan_path", shipped_plans(), ids=lambda p: p.stem)
+def test_every_image_has_alt_text(shipped_book, plan_path):
+    """Alt text that says something: not missing, not empty, not the image's file name; in
+    every shipped plan's book (between them they hold every module)."""
+    result, html = shipped_book(plan_path.stem)
+    assert result.returncode == 0, result.stdout[-5000:]
     missing = []
     for path in book_pages(html):
         for tag in re.findall(r"<img\b[^>]*>", (html / path).read_text(encoding="utf-8")):

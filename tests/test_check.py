@@ -145,6 +145,16 @@ def test_session_with_both_week_and_day(mini_course):
     assert "sessions[1]: give either week or day, not both and not neither" in output
 
 
+def test_session_clock_time_that_is_not_a_time_of_day(mini_course):
+    plan = mini_course / "course/plans/mini.yml"
+    data = yaml.safe_load(plan.read_text())
+    data["sessions"][1] = {"day": 8, "time": "09:00-24:30", "title": "Late", "mode": "face-to-face"}
+    plan.write_text(yaml.safe_dump(data))
+    code, output = check(mini_course)
+    assert code == 2
+    assert "sessions[2].time: '24:30' is not a time of day (HH:MM, 00:00 to 23:59)" in output
+
+
 def test_every_problem_is_listed_at_once(mini_course):
     (mini_course / MODULE / "lab.ipynb").write_text("not json")
     edit_yaml(mini_course / MODULE / "module.yml", prerequisites=["missing-one"])

@@ -47,7 +47,14 @@ def test_every_shipped_plan_has_a_complete_set_that_checks_clean(path):
     assert set(kinds) == {"self_assessment", "knowledge_test", "reaction", "follow_up"}
     assert set(kinds["knowledge_test"].occasions) == {"pre", "post"}
     assert "pre" in kinds["self_assessment"].occasions
-    assert "five" in instruments.consent and "withdraw" in instruments.consent
+    # The consent text names the five-year keeping period and how to withdraw, in the plan's
+    # language.
+    consent_words = {"en": ("five", "withdraw"), "fr": ("cinq", "retir")}
+    assert plan.language in consent_words, (
+        f"no consent words for language {plan.language!r} of plan {plan.id!r}: add them to "
+        "consent_words")
+    for word in consent_words[plan.language]:
+        assert word in instruments.consent, f"{word!r} not in the consent text of {plan.id!r}"
 
 
 @pytest.mark.parametrize("name, items_per_module, self_assessment_after", [

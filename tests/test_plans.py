@@ -23,10 +23,12 @@ def mini():
     return plan, catalogue
 
 
-def test_the_four_plans_ship_with_their_formats():
+def test_the_five_plans_ship_with_their_formats():
     plans = {p.stem: load_plan(p)[0] for p in shipped_plans()}
     assert {plan.format for plan in plans.values()} == set(Format)
-    assert set(plans) == {"awareness-day", "online-course", "academic-module", "trainers"}
+    assert set(plans) == {"awareness-day", "online-course", "academic-module", "trainers",
+                          "journee-sensibilisation"}
+    assert plans["journee-sensibilisation"].language == "fr"
 
 
 def test_trainers_plan_is_a_short_blended_course_ending_in_a_workshop():

@@ -451,3 +451,17 @@ class AssignmentScore(Base):
     score: Mapped[float] = mapped_column(Float)
     max_score: Mapped[float] = mapped_column(Float)
     copied_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+# --- calendars: a participant's personal feed behind a secret address -----------------------
+
+class CalendarFeed(Base):
+    """A person's secret calendar address (course/cohort/feeds.py). Only the SHA-256 of its
+    random token is kept, so the database does not hold a usable address; a new address
+    replaces the old one, and revoking deletes the row (the old address answers 404)."""
+
+    __tablename__ = "calendar_feeds"
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"),
+                                           primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -16,6 +16,7 @@ from course.evaluation.instruments import instruments_path, load_instruments
 from course.layout import Layout
 from course.modules import SLUG, load_catalogue
 from course.plans import DEFAULT_PLAN, load_plan, plan_path, shipped_plans
+from course.printing import CHROMIUM
 from course.yamlfile import parse_yaml
 
 
@@ -158,12 +159,21 @@ def _write_all(files: list[tuple[Path, str]]) -> None:
               help="Notebook execution cache, which builds of several plans may share.  "
                    "[default: OUT/_build/.jupyter_cache]")
 @click.option("--strict", is_flag=True, help="Treat Sphinx warnings as errors.")
-def book(plan_name: str, out: Path | None, cache: Path | None, strict: bool):
+@click.option("--lite", is_flag=True,
+              help="Also build the labs that run in the browser with no server (a JupyterLite "
+                   "site in OUT/_build/html/lite, about 50 MB) and link each lab page to it.")
+@click.option("--downloads/--no-downloads", default=True, show_default=True,
+              help="Also write the whole book as a PDF and its pages as a zip, linked from the "
+                   "front page (the PDF is printed with Chromium).")
+@click.option("--chromium", default=CHROMIUM, show_default=True, metavar="PATH",
+              help="The Chromium that prints the PDF.")
+def book(plan_name: str, out: Path | None, cache: Path | None, strict: bool, lite: bool,
+         downloads: bool, chromium: str):
     """Build the course book for a plan."""
     layout = _layout()
     plan, catalogue = load_checked_plan(plan_name, layout)
     index = build_book(plan, catalogue, layout.book, out or layout.book, strict=strict,
-                       cache=cache)
+                       cache=cache, browser=lite, downloads=downloads, chromium=chromium)
     click.echo(f"The book is ready: {index}")
 
 

@@ -31,7 +31,8 @@ from course.cohort.gradebook import close_and_grade, write_tutor_score
 from course.cohort.models import ReviewRound, Setting
 from course.errors import UserError
 from course.layout import Layout
-from course.room import api, book, calendar, discussion, evaluation, mailer, pages, staff
+from course.room import (api, book, calendar, discussion, evaluation, feeds, mailer, pages,
+                         staff)
 
 HERE = Path(__file__).parent
 log = logging.getLogger("igcb.room")
@@ -115,7 +116,7 @@ def make_app(room: Room, cookie_secret: bytes) -> web.Application:
     handlers = [(url_path_join(prefix, pattern), handler)
                 for pattern, handler in (pages.HANDLERS + staff.HANDLERS + discussion.HANDLERS
                                               + book.HANDLERS + mailer.HANDLERS + api.HANDLERS
-                                              + evaluation.HANDLERS)]
+                                              + evaluation.HANDLERS + feeds.HANDLERS)]
     handlers += [
         (url_path_join(prefix, "oauth_callback"), HubOAuthCallbackHandler),
         (url_path_join(prefix, "static/(.*)"), StaticFiles, {"path": str(HERE / "static")}),
