@@ -95,6 +95,8 @@ def load_yaml(path: Path) -> tuple[object, list[Problem]]:
         data = parse_yaml(text)
     except yaml.YAMLError as err:
         return None, [Problem(path, f"not valid YAML ({yaml_error(err)})")]
+    if data is None:
+        return None, [Problem(path, "the file is empty (expected a mapping of fields, key: value)")]
     if not isinstance(data, dict):
         return None, [Problem(path, "expected a mapping of fields (key: value), found "
                                     f"{type(data).__name__}")]

@@ -73,6 +73,13 @@ def test_invalid_yaml_names_the_line(tmp_path):
     assert "not valid YAML" in messages(folder)
 
 
+def test_an_empty_module_yml_says_it_is_empty(tmp_path):
+    folder = tmp_path / "01-sample"
+    folder.mkdir()
+    (folder / "module.yml").write_text("# nothing yet\n")
+    assert "module.yml: the file is empty (expected a mapping of fields, key: value)" in messages(folder)
+
+
 def test_catalogue_is_in_folder_order_and_refuses_duplicate_ids(tmp_path):
     write_module(tmp_path / "02-sample")
     write_module(tmp_path / "01-sample")
