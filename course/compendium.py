@@ -19,7 +19,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from course.errors import Problem
 from course.modules import CatalogueEntry, Level, Slug, Text
 from course.plans import CalendarDate
-from course.yamlfile import load_model
+from course.yamlfile import load_named_model
 from peer_review.roster import REGIONS as ROSTER_REGIONS
 from peer_review.roster import normalise_country, normalise_language
 
@@ -197,11 +197,7 @@ REQUIRED_FIELDS = tuple(name for name, f in Record.model_fields.items() if f.is_
 
 def load_record(path: Path) -> tuple[Record | None, list[Problem]]:
     """Load and validate one record; its id must be its file name."""
-    record, problems = load_model(Record, path)
-    if record is not None and record.id != path.stem:
-        return None, [Problem(path, f"id: {record.id!r} does not match the file name "
-                                    f"(expected {path.stem!r})")]
-    return record, problems
+    return load_named_model(Record, path)
 
 
 def same_address(url: str) -> str:

@@ -11,7 +11,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, StringConst
 from course.errors import Problem, UserError
 from course.launch import Hub
 from course.modules import LanguageCode, Slug, Text
-from course.yamlfile import load_model
+from course.yamlfile import load_named_model
 from peer_review.roster import normalise_timezone
 
 PLANS_DIR = Path(__file__).parent / "plans"
@@ -140,11 +140,7 @@ def plan_path(name: str, plans_dir: Path = PLANS_DIR) -> Path:
 
 def load_plan(path: Path) -> tuple[Plan | None, list[Problem]]:
     """Load and validate one plan file; its id must match its file name."""
-    plan, problems = load_model(Plan, path)
-    if plan is not None and plan.id != path.stem:
-        return None, [Problem(path, f"id: {plan.id!r} does not match the file name "
-                                    f"(expected {path.stem!r})")]
-    return plan, problems
+    return load_named_model(Plan, path)
 
 
 def shipped_plans(plans_dir: Path = PLANS_DIR) -> list[Path]:

@@ -135,3 +135,12 @@ def load_model(model: type[Model], path: Path) -> tuple[Model | None, list[Probl
     if problems:
         return None, problems
     return validate(model, data, path)
+
+
+def load_named_model(model: type[Model], path: Path) -> tuple[Model | None, list[Problem]]:
+    """Load and validate one YAML file whose `id` must be its file name (a plan, a record)."""
+    loaded, problems = load_model(model, path)
+    if loaded is not None and loaded.id != path.stem:
+        return None, [Problem(path, f"id: {loaded.id!r} does not match the file name "
+                                    f"(expected {path.stem!r})")]
+    return loaded, problems
