@@ -61,12 +61,6 @@ def lab_links(plan: Plan, entry: CatalogueEntry, repo_root: Path) -> dict[str, s
     return {name: launch_link(plan.hub, f"{folder}/{name}") for name in entry.module.labs}
 
 
-def with_launch_cell(notebook: bytes, link: str) -> bytes:
-    """The notebook with a launch note after its title cell (markdown only: the execution
-    cache keys on code, so the note does not cause re-execution)."""
-    return with_notes(notebook, [pages.launch_cell(link)])
-
-
 def with_notes(notebook: bytes, notes: list[str]) -> bytes:
     """The notebook with a markdown cell of `notes` after its title cell (markdown only: the
     execution cache keys on code, so the notes do not cause re-execution)."""
@@ -232,11 +226,16 @@ def build_book(plan: Plan, catalogue: dict[str, CatalogueEntry], book_dir: Path,
     return build / "html" / "index.html"
 
 
+def venv_command(name: str, package: str) -> str:
+    """The `name` command beside this Python (the venv's), else the one on PATH; a UserError
+    naming `package` when neither is there."""
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if found is None:
+        raise UserError(f"{package} is not installed: run `make book` or "
+                        "`pip install -e .` in the repository")
+    return found
+
+
 def jupyter_book_command() -> str:
     """The `jupyter-book` beside this Python (the venv's), else the one on PATH."""
-    jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) \
-        or shutil.which("jupyter-book")
-    if jupyter_book is None:
-        raise UserError("jupyter-book is not installed: run `make book` or "
-                        "`pip install -e .` in the repository")
-    return jupyter_book
+    return venv_command("jupyter-book", "jupyter-book")

@@ -43,11 +43,6 @@ def zone_of(plan: Plan) -> ZoneInfo:
     return ZoneInfo(plan.timezone)
 
 
-def _clock(text: str) -> dt.time:
-    hours, minutes = (int(part) for part in text.split(":"))
-    return dt.time(hours, minutes)
-
-
 def session_span(session: Session, start: dt.date, zone: ZoneInfo) -> tuple:
     """(start, end) of a session's event: dates (the end day excluded, as iCalendar counts
     all-day events), or times in `zone` for a day session with a `time`. An end time at or
@@ -55,7 +50,7 @@ def session_span(session: Session, start: dt.date, zone: ZoneInfo) -> tuple:
     first, last = session.dates(start)
     if session.time is None:
         return first, last + dt.timedelta(days=1)
-    begins, ends = (_clock(part) for part in session.time.split("-"))
+    begins, ends = session.clock()
     opening = dt.datetime.combine(first, begins, tzinfo=zone)
     closing = dt.datetime.combine(first, ends, tzinfo=zone)
     if closing <= opening:

@@ -350,6 +350,7 @@ class Lab:
     module_id: str
     name: str
     notebook: Path
+    imports: list[str]
     decision: Decision
 
 
@@ -359,8 +360,8 @@ def plan_labs(plan, catalogue, offer: Offer) -> list[Lab]:
         entry = catalogue[module_id]
         for name in entry.module.labs:
             path = entry.folder / name
-            labs.append(Lab(module_id, name, path, decide(notebook_imports(path.read_bytes()),
-                                                          offer)))
+            imports = notebook_imports(path.read_bytes())
+            labs.append(Lab(module_id, name, path, imports, decide(imports, offer)))
     return labs
 
 
@@ -379,11 +380,9 @@ def build_lite(labs: list[Lab], catalogue, work: Path, target: Path) -> Path:
 
     # The wheels the site serves: the kernel's packages, the extras, the pure-Python packages
     # the labs import, and every pure-Python package those need.
-    offer = offer_from_lock(lock)
     by_import = {m: normalize(name) for name, spec in lock["packages"].items()
                  for m in spec.get("imports", [])}
-    lab_packages = {by_import[m] for lab in runnable for m in notebook_imports(
-        lab.notebook.read_bytes()) if m in by_import}
+    lab_packages = {by_import[m] for lab in runnable for m in lab.imports if m in by_import}
     wheels_dir = work / "wheels"
     extra_specs = [f"{name}=={importlib.metadata.version(name)}" for name in EXTRA_PACKAGES]
     extra_files = download_wheels(extra_specs, wheels_dir)
@@ -435,18 +434,14 @@ def build_lite(labs: list[Lab], catalogue, work: Path, target: Path) -> Path:
             if path.is_file() and not any(p.startswith(".") for p in path.relative_to(folder).parts):
                 files[f"contents/modules/{lab.module_id}/{path.relative_to(folder).as_posix()}"] = \
                     path.read_bytes()
-    from course.book import sync_tree  # the book's staging: only changed files are written
+    from course.book import sync_tree, venv_command  # the book's staging: only changed files
 
     sync_tree(lite_dir, files)
     (lite_dir / "contents").mkdir(exist_ok=True)
 
     output = work / "output"
     extensions = Path(sys.prefix) / "share" / "jupyter" / "labextensions"
-    jupyter_lite = shutil.which("jupyter-lite", path=str(Path(sys.executable).parent)) \
-        or shutil.which("jupyter-lite")
-    if jupyter_lite is None:
-        raise UserError("jupyterlite-core is not installed: run `make book` or "
-                        "`pip install -e .` in the repository")
+    jupyter_lite = venv_command("jupyter-lite", "jupyterlite-core")
     federated = json.dumps([str(extensions / name) for name in EXTENSIONS])
     command = [jupyter_lite, "build", "--lite-dir", str(lite_dir),
                "--contents", str(lite_dir / "contents"), "--output-dir", str(output),

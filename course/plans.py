@@ -38,6 +38,14 @@ class Deadline(BaseModel):
     assignment: Slug | None = None
 
 
+def _time_of_day(text: str) -> dt.time:
+    """'09:30' as a time; a ValueError naming it when it is not a time of day."""
+    hours, minutes = int(text[:2]), int(text[3:])
+    if hours > 23 or minutes > 59:
+        raise ValueError(f"{text!r} is not a time of day (HH:MM, 00:00 to 23:59)")
+    return dt.time(hours, minutes)
+
+
 class Session(BaseModel):
     """One week of a course, or one day (or part of a day) of a seminar."""
 
@@ -56,10 +64,15 @@ class Session(BaseModel):
     def clock_times(cls, value: str | None) -> str | None:
         """Both ends real times of day (the pattern alone lets "25:00-26:00" through)."""
         for end in (value.split("-") if value else []):
-            hours, minutes = int(end[:2]), int(end[3:])
-            if hours > 23 or minutes > 59:
-                raise ValueError(f"{end!r} is not a time of day (HH:MM, 00:00 to 23:59)")
+            _time_of_day(end)
         return value
+
+    def clock(self) -> tuple[dt.time, dt.time] | None:
+        """The session's start and end times of day, when it has a `time`."""
+        if self.time is None:
+            return None
+        begins, ends = (_time_of_day(end) for end in self.time.split("-"))
+        return begins, ends
 
     @model_validator(mode="after")
     def week_or_day(self) -> "Session":

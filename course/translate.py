@@ -33,6 +33,7 @@ from babel.messages.pofile import read_po, write_po
 from sphinx_intl import catalog as po
 
 from course import book
+from course.pages import language_name
 from course.errors import UserError
 from course.modules import CatalogueEntry
 from course.plans import Plan
@@ -40,11 +41,6 @@ from course.plans import Plan
 SOURCE_LANGUAGE = "en"  # the language the modules and the generated pages are written in
 FOLDER = "translations"  # at the repository's root: translations/<lang>/LC_MESSAGES/**.po
 LINE_WIDTH = 76  # sphinx-intl's
-
-
-def language_name(code: str) -> str:
-    language = pycountry.languages.get(alpha_2=code)
-    return language.name if language else code
 
 
 def long_date(date: dt.date, lang: str) -> str:

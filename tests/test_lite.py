@@ -288,6 +288,7 @@ def test_a_lab_runs_in_chromium_with_no_outside_host_but_the_pinned_cdn(lite_boo
             link = re.search(r'href="([^"]*lite/notebooks/index.html\?path=[^"]*)"', lab)
             page.goto(base + "modules/sample/" + link.group(1).replace("&amp;", "&"))
             cell = page.locator(".jp-Notebook .jp-CodeCell").first
+            cell.wait_for(timeout=60_000)  # the notebook app loads as slowly as the first time
             cell.locator(".cm-content").click()
             page.keyboard.press("Shift+Enter")
             cell.locator(".jp-OutputArea-output", has_text="pandas").first.wait_for(
