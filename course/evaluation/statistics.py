@@ -31,6 +31,11 @@ def is_hidden(value) -> bool:
     return isinstance(value, str) and value in (SMALL, HIDDEN)
 
 
+def is_missing(value) -> bool:
+    """None, NaN or pandas' NA: no value at all (unlike a hidden one)."""
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
 def _small(value) -> bool:
     return 0 < value < MIN_CELL
 
