@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, Timezone, vDuration
 
 from course.plans import Mode, Plan, Session
-from course.room.calendar import session_label as rota_label
 
 PRODID = "-//igcb//Internet Governance course calendar//EN"
 UID_DOMAIN = "igcb.calendar"
@@ -177,7 +176,7 @@ def plan_calendar(plan: Plan, catalogue: dict, stamp: dt.datetime | None = None)
 def turn_sessions(plan: Plan, label: str) -> list[tuple[Session, str]]:
     """The plan's sessions (with their keys) that a rota turn of `label` is for: those with
     that week or day number and a discussion (all of them when none has one)."""
-    matching = [(s, k) for s, k in zip(plan.sessions, session_keys(plan)) if rota_label(s) == label]
+    matching = [(s, k) for s, k in zip(plan.sessions, session_keys(plan)) if s.rota_label() == label]
     return [(s, k) for s, k in matching if s.discussion] or matching
 
 

@@ -80,6 +80,10 @@ class Session(BaseModel):
             raise ValueError("give either week or day, not both and not neither")
         return self
 
+    def rota_label(self) -> str:
+        """The rota's name for the session: its week or day number, as text ("3")."""
+        return str(self.week if self.week is not None else self.day)
+
     def dates(self, start: dt.date) -> tuple[dt.date, dt.date]:
         """First and last date of the session, counted from the plan's start date."""
         if self.week is not None:

@@ -5,11 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 
-def session_label(session) -> str:
-    """The rota's name for a session: its week or day number, as text."""
-    return str(session.week if session.week is not None else session.day)
-
-
 def sessions(plan, catalogue: dict) -> list[dict]:
     """Each session with its dates, modules, discussion prompts and deadlines."""
     out = []
@@ -17,7 +12,7 @@ def sessions(plan, catalogue: dict) -> list[dict]:
         first, last = s.dates(plan.start)
         modules = [catalogue[m].module for m in s.modules if m in catalogue]
         out.append({
-            "label": session_label(s), "title": s.title, "first": first, "last": last,
+            "label": s.rota_label(), "title": s.title, "first": first, "last": last,
             "mode": s.mode.value, "discussion": s.discussion,
             "modules": [{"id": m.id, "title": m.title} for m in modules],
             "prompts": [{"prompt": p.prompt, "facilitation": p.facilitation}
