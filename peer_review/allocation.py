@@ -6,7 +6,9 @@ reviewers who read the submission's language). The reviewers are the authors
 themselves (peer review) or a separate pool, such as a selection panel. Each
 reviewer's load has a convex cost, so loads come out as even as the constraints
 allow; a small cost on each arc steers reviews across stakeholder groups, across
-study groups and away from pairs who met before. The arcs are a seeded random
+study groups and away from pairs who met before. With `spread_stakeholders` (a selection
+panel), each submission's reviewers also come from as many stakeholder groups as the rules
+allow: a second reviewer from a group already on that submission's panel costs more. The arcs are a seeded random
 sample (both from each submission and from each reviewer), which keeps 100,000
 submissions tractable; if the sample cannot carry every review, the sample grows
 up to all eligible pairs.
@@ -25,6 +27,7 @@ from peer_review.roster import RosterError, RosterProblem, normalise_language, o
 COST_SAME_STAKEHOLDER = 8
 COST_SAME_GROUP = 4
 COST_MET_BEFORE = 16
+COST_SAME_PANEL_GROUP = 12  # each further reviewer of a group already on the submission's panel
 _LOAD_COST = 1000  # per unit of load: far above the soft costs, so loads are evened first
 _FULL_POOL = 250_000
 _CODE_ALPHABET = np.array(list("ABCDEFGHJKLMNPQRSTUVWXYZ23456789"))
@@ -144,6 +147,7 @@ def allocate_reviews(
     progress: Callable[[str], None] | None = None,
     reviewers: pd.DataFrame | None = None,
     avoid_country: bool = False,
+    spread_stakeholders: bool = False,
 ) -> pd.DataFrame:
     """Give every submission k reviewers; returns submission_id, author_id, reviewer_id, review_code.
 
@@ -158,6 +162,8 @@ def allocate_reviews(
     without it the authors review each other. A pool's reviewers take at most
     their capacity; without one, loads are as even as the rules allow.
     `avoid_country` never gives a submission to a reviewer from the author's country.
+    `spread_stakeholders` draws each submission's reviewers from different stakeholder groups
+    wherever the rules allow.
     """
     if k < 1:
         raise ValueError("k must be at least 1")
@@ -243,7 +249,10 @@ def allocate_reviews(
         if pair_keys is not None:
             cost += COST_MET_BEFORE * np.isin(author_rev[s] * n_rev + r, pair_keys)
         progress(f"solving: {n_sub} submissions x {k} reviews over {len(s)} candidate pairs")
-        chosen = _solve(n_sub, n_rev, s, r, cost, k, load, max_load)
+        panel_group = None
+        if spread_stakeholders:  # a reviewer of unknown group shares it with nobody
+            panel_group = np.where(rev_stake[r] >= 0, rev_stake[r], rev_stake.max() + 1 + r)
+        chosen = _solve(n_sub, n_rev, s, r, cost, k, load, max_load, panel_group)
         if chosen is not None:
             break
         if d < biggest_pool and d < 512:
@@ -280,21 +289,37 @@ def _codes_of(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes[: len(a)], codes[len(a):]
 
 
-def _solve(n_sub, n_rev, s, r, cost, k, load, max_load):
+def _solve(n_sub, n_rev, s, r, cost, k, load, max_load, panel_group=None):
     """Min-cost flow; returns a mask of chosen arcs, or None if some submission is short.
 
     `max_load` (one number, or one per reviewer) caps each reviewer's load; loads below it
-    cost more with each review (convex), so they come out as even as the rules allow."""
+    cost more with each review (convex), so they come out as even as the rules allow.
+    `panel_group` (the reviewer's stakeholder group, one per arc) routes each submission's
+    reviews through a node per (submission, group): the first review through it is free, each
+    further one costs COST_SAME_PANEL_GROUP, so panels spread across groups."""
     src, snk = n_sub + n_rev, n_sub + n_rev + 1
     extra = np.maximum(0, np.broadcast_to(np.asarray(max_load, dtype=np.int64), (n_rev,)) - load)
     rev_nodes = np.repeat(np.arange(n_rev), extra)
     starts = np.cumsum(extra) - extra
     # marginal cost of the j-th review of a reviewer grows with j (convex): even loads
     jth = load[rev_nodes] + np.arange(len(rev_nodes)) - np.repeat(starts, extra) + 1
-    tails = np.concatenate([np.full(n_sub, src), s, n_sub + rev_nodes]).astype(np.int64)
-    heads = np.concatenate([np.arange(n_sub), n_sub + r, np.full(len(rev_nodes), snk)]).astype(np.int64)
-    caps = np.concatenate([np.full(n_sub, k), np.ones(len(s)), np.ones(len(rev_nodes))]).astype(np.int64)
-    costs = np.concatenate([np.zeros(n_sub), cost, _LOAD_COST * jth]).astype(np.int64)
+    entry, mid_tails, mid_heads, mid_caps, mid_costs = s, [], [], [], []
+    if panel_group is not None:
+        keys, mid = np.unique(s * (int(panel_group.max()) + 1) + panel_group, return_inverse=True)
+        mid_nodes = snk + 1 + np.arange(len(keys))
+        mid_subs = keys // (int(panel_group.max()) + 1)
+        entry = snk + 1 + mid.ravel()  # candidate arcs leave from their (submission, group) node
+        extra_caps = [(1, 0)] + ([(k - 1, COST_SAME_PANEL_GROUP)] if k > 1 else [])
+        for cap, unit in extra_caps:
+            mid_tails.append(mid_subs)
+            mid_heads.append(mid_nodes)
+            mid_caps.append(np.full(len(keys), cap))
+            mid_costs.append(np.full(len(keys), unit))
+    n_mid = sum(len(a) for a in mid_tails)
+    tails = np.concatenate([np.full(n_sub, src), *mid_tails, entry, n_sub + rev_nodes]).astype(np.int64)
+    heads = np.concatenate([np.arange(n_sub), *mid_heads, n_sub + r, np.full(len(rev_nodes), snk)]).astype(np.int64)
+    caps = np.concatenate([np.full(n_sub, k), *mid_caps, np.ones(len(s)), np.ones(len(rev_nodes))]).astype(np.int64)
+    costs = np.concatenate([np.zeros(n_sub), *mid_costs, cost, _LOAD_COST * jth]).astype(np.int64)
     flow = min_cost_flow.SimpleMinCostFlow()
     flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
     flow.set_node_supply(src, int(k * n_sub))
@@ -302,7 +327,8 @@ def _solve(n_sub, n_rev, s, r, cost, k, load, max_load):
     status = flow.solve_max_flow_with_min_cost()
     if status != flow.OPTIMAL or flow.maximum_flow() < k * n_sub:
         return None
-    flows = flow.flows(np.arange(n_sub, n_sub + len(s), dtype=np.int64))
+    first = n_sub + n_mid
+    flows = flow.flows(np.arange(first, first + len(s), dtype=np.int64))
     return flows > 0
 
 

@@ -9,7 +9,8 @@ with a `capacity` (applications a panellist can score).
 
 The panel review reuses the peer-review engine: `allocation.allocate_reviews` with the panel
 as a separate pool of reviewers and the country rule on (never a panellist of the applicant's
-organisation or country, across stakeholder groups wherever possible), and
+organisation or country; each panel drawn from as many stakeholder groups as the rules allow,
+and from groups other than the applicant's wherever possible), and
 `aggregation.aggregate_scores` (panellists' bias and reliability) for merit.
 """
 
@@ -148,7 +149,8 @@ def allocate_panel(applications: pd.DataFrame, panel: pd.DataFrame, k: int = 3, 
     subs = pd.DataFrame({"submission_id": applications["id"], "author_id": applications["id"]})
     if "language" in applications.columns:
         subs["language"] = applications["language"]
-    tasks = allocation.allocate_reviews(subs, applications, k=k, seed=seed, reviewers=panel, avoid_country=True)
+    tasks = allocation.allocate_reviews(subs, applications, k=k, seed=seed, reviewers=panel, avoid_country=True,
+                                         spread_stakeholders=True)
     names = dict(zip(applications["id"], applications["name"]))
     panel_names = dict(zip(panel["id"], panel["name"]))
     out = pd.DataFrame({
@@ -164,12 +166,15 @@ def allocate_panel(applications: pd.DataFrame, panel: pd.DataFrame, k: int = 3, 
 
 
 def panel_quality(tasks: pd.DataFrame, applications: pd.DataFrame, panel: pd.DataFrame, k: int) -> dict:
-    """Counts that show the rules held: panellists per application, load, conflicts, cross-stakeholder share."""
+    """Counts that show the rules held: panellists per application, load, conflicts, the share of
+    tasks across stakeholder groups and how many groups sit on each application's panel."""
     apps, pan = applications.set_index("id"), panel.set_index("id")
     per_app = tasks.groupby("application_id").size().reindex(applications["id"], fill_value=0)
     loads = tasks["panellist_id"].value_counts().reindex(panel["id"], fill_value=0)
     a, p = apps.loc[tasks["application_id"]], pan.loc[tasks["panellist_id"]]
     org_a, org_p = org_keys(a).to_numpy(), org_keys(p).to_numpy()
+    groups = (tasks.assign(group=p["stakeholder_group"].to_numpy())
+              .groupby("application_id")["group"].nunique())
     return {
         "applications": len(applications),
         "tasks": len(tasks),
@@ -180,6 +185,7 @@ def panel_quality(tasks: pd.DataFrame, applications: pd.DataFrame, panel: pd.Dat
         "same_country": int((a["country"].to_numpy() == p["country"].to_numpy()).sum()),
         "cross_stakeholder": float(np.mean(a["stakeholder_group"].to_numpy() != p["stakeholder_group"].to_numpy()))
         if len(tasks) else 1.0,
+        "panel_groups": (int(groups.min()), float(groups.mean())) if len(groups) else (0, 0.0),
     }
 
 
@@ -189,7 +195,8 @@ def panel_summary(q: dict) -> list[str]:
         f"{q['applications']} applications, {q['tasks']} panel tasks; panellists per application {lo}-{hi} "
         f"(k = {q['k']}); applications per panellist {q['load'][0]}-{q['load'][1]}",
         f"same organisation: {q['same_organisation']}; same country: {q['same_country']}; "
-        f"cross-stakeholder {100 * q['cross_stakeholder']:.1f}%",
+        f"cross-stakeholder {100 * q['cross_stakeholder']:.1f}%; stakeholder groups on a panel: "
+        f"at least {q['panel_groups'][0]}, {q['panel_groups'][1]:.2f} on average",
     ]
 
 

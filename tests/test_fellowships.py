@@ -429,6 +429,28 @@ def test_review_respects_panellists_capacity_and_spreads_stakeholder_groups():
     assert review.panel_quality(tasks, apps, panel, 3)["cross_stakeholder"] >= 0.9
 
 
+def test_each_panel_spans_stakeholder_groups():
+    """Panellists of five groups, countries not tied to groups: every application's panel holds
+    k different stakeholder groups (before, 21 of 60 panels of three repeated a group)."""
+    rng = np.random.default_rng(4)
+    groups = ["government", "civil_society", "academia", "private_sector", "technical_community"]
+    countries = ["KE", "NP", "FR", "BR", "IN"]
+    apps = review.check_applications(pd.DataFrame([
+        {"id": f"a{i}", "name": f"A {i}", "email": f"a{i}@example.org", "stakeholder_group": str(rng.choice(groups)),
+         "region": "Africa", "country": str(rng.choice(countries)), "organisation": f"Org {rng.integers(0, 6)}",
+         "gender": "female", "languages": "en", "timezone": "Africa/Nairobi", "statement": "x",
+         "prior_participation": "0", "support_needed": "travel", "cost": "100"} for i in range(60)]))
+    panel = review.check_panel(pd.DataFrame([
+        {"id": f"j{j}", "name": f"J {j}", "email": f"j{j}@example.org", "stakeholder_group": groups[j % 5],
+         "region": "Africa", "country": countries[(j * 2 + j // 5) % 5], "organisation": f"Panel org {j}",
+         "languages": "en", "timezone": "Africa/Nairobi"} for j in range(15)]), apps)
+    for k in (3, 4):
+        tasks = review.allocate_panel(apps, panel, k=k, seed=1)
+        q = review.panel_quality(tasks, apps, panel, k)
+        assert q["panellists_per_application"] == (k, k) and q["same_country"] == q["same_organisation"] == 0
+        assert q["panel_groups"] == (k, k)
+
+
 def test_merit_comes_from_the_reliability_model():
     """A panellist who scores everyone 2 points high is found out; merit follows the truth."""
     rng = np.random.default_rng(11)
