@@ -7,11 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 from click.testing import CliRunner
 from pypdf import PdfReader
 
 from browser import chromium
 from course.cli import main
+from course.cohort.models import EvaluationAnswer
 from course.evaluation import statistics as st
 from course.layout import Layout
 from evaluation_fixtures import HTML_TEXT, SMALL_GENDER, make_cohort
@@ -51,6 +53,39 @@ def open_in_chromium(folder: Path) -> dict:
     return found
 
 
+def _count(cell: str) -> int | None:
+    return int(cell.replace(",", "")) if re.fullmatch(r"[\d,]+", cell) else None
+
+
+# Columns of one table whose difference is a number of people: those not active, not
+# completed, without grades; who answered only before or only after.
+WHOLE_AND_PART = [("People", "Active"), ("People", "Completed"), ("People", "With grades"),
+                  ("People", "Took both tests"), ("People before", "People both"),
+                  ("People after", "People both")]
+
+
+def assert_no_small_count_by_difference(folder: Path) -> None:
+    """No CSV of the report lets one work out 1 to 4 people: as a column less another in a
+    row, as stages or measures of different numbers of people, or as a scale question's hidden
+    point from its mean and the other points (the ways an audit found)."""
+    marks = (st.SMALL, st.HIDDEN)
+    for path in sorted((folder / "data").glob("table-*.csv")):
+        head, *body = _csv_rows(path)
+        col = {h: i for i, h in enumerate(head)}
+        for whole, part in WHOLE_AND_PART:
+            if whole in col and part in col:
+                for row in body:
+                    a, b = _count(row[col[whole]]), _count(row[col[part]])
+                    assert a is None or b is None or not 0 < a - b < 5, (path.name, whole, part, row)
+        if head[:2] in (["Stage", "People"], ["Measure", "Value"]):  # the funnel; the knowledge gain
+            counts = [c for c in (_count(row[col["People"]]) for row in body) if c is not None]
+            assert all(not 0 < max(counts) - c < 5 for c in counts), (path.name, body)
+        points = [h for h in head if h.isdigit()]
+        for row in body if points else []:
+            hidden = [row[col[p]] in marks for p in points]
+            assert all(hidden) or not any(hidden), (path.name, row)
+
+
 def check_report(folder: Path, group_of_four: bool = True) -> dict:
     """What every report must be: files, plots with alt text and CSV, no errors in Chromium,
     no participant text; `group_of_four`: the report's gender non_binary has four people (one
@@ -68,6 +103,7 @@ def check_report(folder: Path, group_of_four: bool = True) -> dict:
         assert (folder / "plots" / f"{name}.png").exists()
         assert (folder / "data" / f"{name}.csv").exists(), f"no CSV for plot {name}"
     assert HTML_TEXT not in html and "never rendered" not in html and "<script>alert" not in html
+    assert_no_small_count_by_difference(folder)
     if not group_of_four:
         return seen
     # the group of four (gender non_binary) never appears as a number, in HTML or CSV
@@ -186,3 +222,37 @@ def test_the_output_folder_is_written_all_or_nothing(tmp_path):
     assert both.exit_code == 2 and "not both" in both.stderr
     nowhere = igcb("report", "--cohorts", str(tmp_path / "nothing"), "-o", str(tmp_path / "x"))
     assert nowhere.exit_code == 2 and "no such file or folder" in nowhere.stderr
+
+
+def test_no_count_of_one_to_four_by_difference(tmp_path):
+    """A cohort of three without grades beside one of seventy, and two people with everything
+    right before: the cohorts' header, the breakdowns (everyone counted, as in the funnel) and
+    the knowledge gain give none of them away (each did, before an audit)."""
+    big, tiny = f"sqlite:///{tmp_path}/big.sqlite", f"sqlite:///{tmp_path}/tiny/cohort.sqlite"
+    make_cohort(big, n=70, seed=21)
+    make_cohort(tiny, n=5, seed=22, grades=False, prefix="q")  # two of the five withdraw
+    engine = sqlalchemy.create_engine(big)
+    with engine.begin() as db:
+        took_both = [pid for (pid,) in db.execute(sqlalchemy.text(
+            "select person_id from evaluation_answers where occasion = 'post' and state = 'submitted' "
+            "and instrument = 'knowledge' order by person_id limit 2"))]
+        db.execute(sqlalchemy.update(EvaluationAnswer).where(
+            EvaluationAnswer.person_id.in_(took_both), EvaluationAnswer.occasion == "pre",
+            EvaluationAnswer.instrument == "knowledge").values(score=1.0))
+    engine.dispose()
+    out = tmp_path / "report"
+    result = igcb("report", "--cohorts", str(tmp_path / "big.sqlite"), str(tmp_path / "tiny"), "-o", str(out),
+                  "--no-pdf")
+    assert result.exit_code == 0, result.output + result.stderr
+    seen = check_report(out, group_of_four=False)
+    enrolled = {row[0]: row[1] for row in _csv_rows(out / "data" / "table-funnel.csv")}["enrolled"]
+    header = {}  # the cohorts' table at the top: the first rows that name them
+    for line in seen["text"].splitlines():
+        if line.startswith(("big\t", "tiny\t")):
+            header.setdefault(line.split("\t")[0], line.split("\t")[-1])
+    assert header["tiny"] == "fewer than five" and _count(header["big"]) is None, header
+    assert _count(enrolled) == 68 + 3
+    for name in ("table-by-gender.csv", "table-by-region.csv", "table-by-stakeholder-group.csv"):
+        assert _csv_rows(out / "data" / name)[-1][:2] == [st.TOTAL, enrolled]
+    gain = {row[0]: row[4] for row in _csv_rows(out / "data" / "table-knowledge-gain-knowledge.csv")}
+    assert gain["Normalised gain, mean of individual gains"] == st.HIDDEN

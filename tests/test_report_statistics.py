@@ -196,20 +196,40 @@ def test_two_small_groups_need_no_partner_and_a_tiny_cohort_shows_nothing():
     assert all(st.is_hidden(v) for v in tiny[["people", "completed", "completed_share"]].to_numpy().ravel())
 
 
+def test_those_not_counted_are_a_cell_too():
+    """Active 22 of 23 says one person was not: the count is hidden, with a partner in its
+    column; the total's complement too (the audit found 1 inactive person by difference)."""
+    frame = _people({"female": 40, "male": 23, "undisclosed": 12},
+                    {"female": 30, "male": 22, "undisclosed": 6})
+    rows = st.breakdown(frame, "gender", counts={"completed": "done"}).set_index("gender")
+    assert rows.loc["male", "people"] == 23 and rows.loc["male", "completed"] == st.HIDDEN
+    assert rows.loc["male", "completed_share"] == st.HIDDEN
+    assert rows.loc["undisclosed", "completed"] == st.HIDDEN  # the partner: All - the rest
+    assert rows.loc["female", "completed"] == 30
+    almost = st.breakdown(_people({"female": 40, "male": 30}, {"female": 39, "male": 29}), "gender",
+                          counts={"completed": "done"}).set_index("gender")
+    assert all(st.is_hidden(v) for v in almost["completed"])  # 70 - 68 and each row's 1
+
+
 def test_the_funnel_and_option_counts_are_suppressed():
     table = st.funnel(range(100), range(97), range(3))
-    assert list(table["people"]) == [100, 97, st.SMALL]
+    assert list(table["people"]) == [100, st.HIDDEN, st.SMALL]  # 97 active would say 3 were not
+    assert list(st.funnel(range(100), range(90), range(30))["people"]) == [100, 90, 30]
     assert st.funnel(range(4), range(4), None)["people"].tolist()[:2] == [st.SMALL, st.SMALL]
     one = st.choice_summary(pd.Series(["a"] * 10 + ["b"] * 3 + ["c"] * 7), ["a", "b", "c"])
     assert list(one["people"]) == [10, st.SMALL, st.HIDDEN, 20]
     several = st.choice_summary(pd.Series([["a", "b"]] * 10 + [["b"]] * 3 + [["c"]] * 2),
                                 ["a", "b", "c"], multi=True)
-    assert list(several["people"]) == [10, 13, st.SMALL, 15]  # not exclusive: no partner needed
+    assert list(several["people"]) == [10, st.HIDDEN, st.SMALL, 15]  # 13 of 15 would say 2 did not choose b
     likert = st.likert_summary(pd.DataFrame({"q": [5] * 18 + [3] + [4] * 7}),
                                [("q", "Q", ["1", "2", "3", "4", "5"])])
-    # one small point (3) in a row that adds up to n: the smallest other point (a zero) is hidden too
-    assert [likert.at[0, p] for p in "12345"] == [st.SMALL, 0, st.SMALL, 7, 18]
-    assert likert.at[0, "mean"] == pytest.approx((5 * 18 + 3 + 28) / 26)
+    # one small point (3) in a row that adds up to n: with n and the mean shown, the other
+    # points would give it, so the row shows none of its points
+    assert [likert.at[0, p] for p in "12345"] == [st.SMALL, st.SMALL, st.SMALL, st.HIDDEN, st.HIDDEN]
+    assert likert.at[0, "top_two"] == st.HIDDEN and likert.at[0, "top_two_share"] == st.HIDDEN
+    assert likert.at[0, "n"] == 26 and likert.at[0, "mean"] == pytest.approx((5 * 18 + 3 + 28) / 26)
+    plenty = st.likert_summary(pd.DataFrame({"q": [5] * 18 + [3] * 6 + [4] * 7}), [("q", "Q", list("12345"))])
+    assert [plenty.at[0, p] for p in "12345"] == [0, 0, 6, 7, 18] and plenty.at[0, "top_two"] == 25
 
 
 def test_loads_and_histograms_of_fewer_than_five_are_hidden():

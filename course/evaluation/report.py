@@ -322,9 +322,13 @@ def groups_section(frame: pd.DataFrame, graded: list[str]) -> Section:
                       intro="Counts of people, with shares and means. Mean assignment score: "
                             "points over maximum points of a participant's graded assignments. "
                             "Knowledge gain: points (of 100) between the test before and after.")
-    use = frame[frame["cohort"].isin(graded)] if graded else frame
-    if graded and use["cohort"].nunique() < frame["cohort"].nunique():
-        section.notes.append("Only the cohorts with grades are counted here: " + ", ".join(graded) + ".")
+    # Everyone is counted, as in the funnel: tables of two different populations would give
+    # the people of one by difference.
+    use = frame
+    if graded and len(graded) < frame["cohort"].nunique():
+        missing = [c for c in frame["cohort"].unique() if c not in graded]
+        section.notes.append(f"No grades were copied for {', '.join(missing)}: their participants count as not "
+                             "completed here, without an assignment score.")
     if not graded:
         section.missing.append(f"No grades were copied: completion and scores are not known ({GRADES_HINT}).")
     dims = [("stakeholder_group", "By stakeholder group", STAKEHOLDERS), ("region", "By region", REGIONS),
@@ -412,6 +416,8 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
             if g["n_individual"] < st.MIN_CELL:
                 table.loc[4, ["value", "low", "high"]] = st.HIDDEN
                 table.at[4, "n"] = st.SMALL if g["n_individual"] else 0
+            elif st.small_remainder(n, g["n_individual"]):
+                table.at[4, "n"] = st.HIDDEN  # n less these is how many had everything right before
             gain.tables.append(Table(f"knowledge-gain-{test.id}{_tag(suffix)}", "Knowledge gain", table,
                                      {"measure": "Measure", "value": "Value", "low": "95% low",
                                       "high": "95% high", "n": "People"},
@@ -533,6 +539,9 @@ def self_assessment_sections(cohorts, indexes, catalogue, suffix: str) -> list[S
                     shown.at[i, n] = st.SMALL
                     for c in columns:
                         shown.at[i, c] = st.HIDDEN
+        for i, row in table.iterrows():  # before (or after) less both: who answered only once
+            if any(st.small_remainder(row[n], row["n_both"]) for n in ("n_before", "n_after")):
+                shown.at[i, "n_both"] = st.HIDDEN
         section.tables.append(Table(f"self-{inst.id}{_tag(suffix)}", "By module", shown,
                                     {"module": "Module", "title": "Title", "n_before": "People before",
                                      "before": "Mean before", "n_after": "People after", "after": "Mean after",
@@ -996,9 +1005,13 @@ def build_report(cohorts: list[Cohort], catalogue: dict[str, CatalogueEntry],
         sections[0].missing = overview_missing + sections[0].missing
     _unique_names(sections)
     withdrawn = sum(c.data.withdrawn for c in cohorts)
+    # Each cohort's people as the by-cohort table shows them (suppressed with its partners).
+    by_cohort = {row["cohort"]: row["people"] for t in sections[0].tables if t.name == "by-cohort"
+                 for row in t.frame.to_dict("records")}
     info = [{"label": c.label, "course": c.data.settings.get("course", "?"), "plan": c.plan.id,
              "start": c.plan.start.isoformat(),
-             "participants": _shown(int((c.data["people"]["role"] == "participant").sum()))}
+             "participants": _shown(by_cohort.get(label(c.label),
+                                                  int((c.data["people"]["role"] == "participant").sum())))}
             for c in cohorts]
     title = (f"Cohort report: {cohorts[0].label}" if len(cohorts) == 1
              else f"Cohort report: {len(cohorts)} cohorts")

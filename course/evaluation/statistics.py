@@ -1,10 +1,12 @@
 """The cohort report's statistics: pure functions on pandas and numpy (no I/O).
 
 Counts of people are protected before they are shown (DESIGN.md, Privacy): a count of 1 to 4
-people is shown as SMALL ("<5"), and when that leaves a small count computable from what is
+people is shown as SMALL ("<5"), and so is any count whose complement is 1 to 4 (97 of 100
+active would say that 3 were not). When that leaves a small count computable from what is
 shown (a total minus the other cells of its column, or of its row when the row's counts add
-up to its people) another cell is hidden too (secondary suppression). A hidden count of 5 or more is shown as HIDDEN ("x");
-rates and means that rest on a hidden count are HIDDEN too. Zero is shown: it names nobody.
+up to its people) another cell is hidden too (secondary suppression). A hidden count of 5 or
+more is shown as HIDDEN ("x"); rates and means that rest on a hidden count are HIDDEN too.
+Zero is shown: it names nobody.
 """
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ def is_missing(value) -> bool:
 
 def _small(value) -> bool:
     return 0 < value < MIN_CELL
+
+
+def small_remainder(total, part) -> bool:
+    """Whether showing `part` of `total` people would show that 1 to 4 were left out."""
+    return _small(total - part)
 
 
 def _marker(value) -> str:
@@ -80,7 +87,6 @@ def suppress_counts(table: pd.DataFrame, base: str, counts: Sequence[str] = (),
     values = {c: table[c].fillna(0).to_numpy(dtype=float) for c in columns}
     hidden = {c: np.array([_small(v) for v in values[c]], dtype=bool) for c in columns}
     n_rows = len(table)
-    rows = list(range(n_rows - 1)) if total_row else list(range(n_rows))
 
     def hide_rows():  # a row whose people are hidden hides everything in it
         for i in range(n_rows):
@@ -95,6 +101,11 @@ def suppress_counts(table: pd.DataFrame, base: str, counts: Sequence[str] = (),
     while changed:
         changed = False
         hide_rows()
+        if not exclusive:  # the people of a row who are not counted are a cell of people too
+            for c in counts:
+                for i in range(n_rows):
+                    if not hidden[c][i] and small_remainder(values[base][i], values[c][i]):
+                        hidden[c][i] = changed = True
         if exclusive:
             for i in range(n_rows):
                 row_values = np.array([values[c][i] for c in counts])
@@ -103,9 +114,9 @@ def suppress_counts(table: pd.DataFrame, base: str, counts: Sequence[str] = (),
                     for c, h in zip(counts, row_hidden):
                         hidden[c][i] = h
                     changed = True
-        if total_row:
+        if total_row:  # the rows add up to the total: a lone hidden cell, the total's too, gets a partner
             for c in columns:
-                if _hide_next_smallest(values[c], hidden[c], rows):
+                if _hide_next_smallest(values[c], hidden[c], range(n_rows)):
                     changed = True
     out = table.copy().astype(object)
     for c in columns:
@@ -415,11 +426,12 @@ def likert_summary(answers: pd.DataFrame, questions: Sequence[tuple[str, str, Se
         rows.append(row)
     table = pd.DataFrame(rows, columns=["question", "text", "n", *points, "mean", "top_two", "top_two_share"])
     shown = suppress_counts(table, "n", points, means={"mean": "n"}, exclusive=True, total_row=False)
-    # The top two points are two cells of the row: hidden when either is.
-    for i, (_, _, labels) in enumerate(questions):
-        k = len(labels)
-        if any(is_hidden(shown.at[i, str(p)]) for p in (k - 1, k) if p >= 1) or is_hidden(shown.at[i, "n"]):
-            shown.at[i, "top_two"] = HIDDEN if table.at[i, "top_two"] >= MIN_CELL else SMALL
+    # The mean and n with the shown points would give the hidden ones (two unknowns, two
+    # sums): a row with a hidden point hides all its points and the top two; n and the mean stay.
+    for i in range(len(questions)):
+        if any(is_hidden(shown.at[i, p]) for p in points) or is_hidden(shown.at[i, "n"]):
+            for column in [*points, "top_two"]:
+                shown.at[i, column] = _marker(table.at[i, column])
             shown.at[i, "top_two_share"] = HIDDEN
     return shown
 
