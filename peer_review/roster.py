@@ -100,10 +100,111 @@ class RosterError(ValueError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class UnreadableCsv(ValueError):
+    """A CSV text that `csv.reader` cannot split into cells.
+
+    `record` counts the records read before the bad one (blank lines included), `line` is the
+    file line of the trouble, `cell` the bad cell's place in its record (0 = first; None when
+    not found), `value` that cell's raw text (shortened) and `what` says in plain words what
+    is wrong and how to mend it.
+    """
+
+    def __init__(self, record: int, line: int, cell: int | None, value: str, what: str):
+        self.record, self.line, self.cell, self.value, self.what = record, line, cell, value, what
+        super().__init__(what)
+
+
+SEPARATORS = {",": "commas", ";": "semicolons", "\t": "tabs", "|": "'|'"}
+
+
+def csv_records(text: str, delimiter: str = ",", skipinitialspace: bool = False):
+    """(first file line, cells) of each record of a CSV text, a blank line being []; a quoted
+    cell may span lines. Quotes are read strictly: UnreadableCsv names the record, line and
+    cell that cannot be read (a quote never closed, text after a closing quote)."""
+    lines = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(iter(lines), delimiter=delimiter, skipinitialspace=skipinitialspace, strict=True)
+    line, record = 1, 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as err:
+            raise _unreadable(err, "".join(lines[line - 1:]), record, line, delimiter,
+                              skipinitialspace) from None
+        yield line, cells
+        line, record = reader.line_num + 1, record + 1
+
+
+def _unreadable(err: csv.Error, rest: str, record: int, line: int, delimiter: str,
+                skipinitialspace: bool) -> UnreadableCsv:
+    """What csv.reader's error means, found by walking the record from its first line the way
+    csv.reader does (quote character ", quotes doubled inside a quoted cell)."""
+    cell, start, state = 0, 0, "start"
+    for at, char in enumerate(rest):
+        if state == "start":
+            if char == " " and skipinitialspace:
+                start = at + 1
+            elif char == '"':
+                state = "quoted"
+            elif char == delimiter:
+                cell, start = cell + 1, at + 1
+            elif char in "\r\n":
+                break
+            else:
+                state = "plain"
+        elif state == "plain":
+            if char == delimiter:
+                cell, start, state = cell + 1, at + 1, "start"
+            elif char in "\r\n":
+                break
+        elif state == "quoted":
+            if char == '"':
+                state = "closed"
+        elif char == '"':  # a quote doubled inside a quoted cell
+            state = "quoted"
+        elif char == delimiter:
+            cell, start, state = cell + 1, at + 1, "start"
+        elif char in "\r\n":
+            break
+        else:
+            end = min(i for i in (rest.find(delimiter, at), rest.find("\n", at), rest.find("\r", at),
+                                  len(rest)) if i >= 0)
+            if char in SEPARATORS:  # e.g. "a";"b" read with commas
+                mend = (f"are the cells separated by {SEPARATORS[char]} rather than "
+                        f"{SEPARATORS.get(delimiter, repr(delimiter))}?")
+            else:
+                mend = 'put the whole cell in quotes and double each quote inside it ("")'
+            return UnreadableCsv(record, line + _line_ends(rest[:at]), cell, _shorten(rest[start:end]),
+                                 f"text after the closing quote of a quoted cell: {mend}")
+    else:
+        if state == "quoted":
+            return UnreadableCsv(
+                record, line + _line_ends(rest[:start]), cell, _shorten(rest[start:]),
+                "a quote opens this cell and is never closed, so the rest of the file would be "
+                'one cell: close the quote, or double a quote meant inside the cell ("")')
+    if "field larger than field limit" in str(err):
+        return UnreadableCsv(record, line, None, "", f"a cell longer than {csv.field_size_limit()} "
+                             "characters (is a quote left open?)")
+    return UnreadableCsv(record, line, None, "", f"cannot be read as CSV ({err})")
+
+
+def _line_ends(text: str) -> int:
+    """How many line ends (\\n, \\r\\n or \\r, as csv.reader splits lines) a text holds."""
+    return len(re.findall(r"\r\n?|\n", text))
+
+
+def _shorten(text: str, most: int = 60) -> str:
+    return text if len(text) <= most else text[: most - 3] + "..."
+
+
 def read_csv_bytes(data: bytes, required: tuple[str, ...] = ()) -> pd.DataFrame:
     """Decode a UTF-8 CSV held in memory into a table of strings.
 
-    Raises RosterError for an empty or non-UTF-8 file, or missing columns.
+    Raises RosterError for an empty or non-UTF-8 file, a cell that cannot be read (a stray
+    quote), rows with more cells than the header, or missing columns. Rows are numbered as the
+    rest of the checks number them: header = row 1, blank lines skipped. Extra cells that are
+    empty (commas at the end of a row) are dropped.
     """
     try:
         text = data.decode("utf-8-sig")
@@ -114,8 +215,10 @@ def read_csv_bytes(data: bytes, required: tuple[str, ...] = ()) -> pd.DataFrame:
         ) from None
     if not text.strip():  # nothing, or only a byte-order mark and blanks
         raise RosterError([RosterProblem(None, None, "", "the file is empty; expected a header row and one row per record")])
+    width = _check_cells(text)
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True,
+                            **({"usecols": range(width)} if width else {}))
     except (pd.errors.ParserError, csv.Error) as err:
         raise RosterError([RosterProblem(None, None, "", f"not a readable CSV file: {err}")]) from None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
@@ -125,6 +228,40 @@ def read_csv_bytes(data: bytes, required: tuple[str, ...] = ()) -> pd.DataFrame:
             [RosterProblem(1, c, "", "missing column (the header row needs it)") for c in missing]
         )
     return frame
+
+
+def _check_cells(text: str) -> int | None:
+    """RosterError for a cell csv cannot read or rows with more (non-empty) cells than the
+    header; the header's width when some rows end in empty extra cells, else None.
+
+    Rows are counted as pandas reads them: blank lines (also of spaces) are skipped."""
+    header: list[str] | None = None
+    row, wider, problems = 0, False, []
+    try:
+        for line, cells in csv_records(text, skipinitialspace=True):
+            if len(cells) <= 1 and not "".join(cells).strip():
+                continue
+            row += 1
+            if header is None:
+                header = cells
+            elif len(cells) > len(header):
+                if any(c.strip() for c in cells[len(header):]):
+                    where = f" (line {line} of the file)" if line != row else ""
+                    problems.append(RosterProblem(row, None, "", f"{len(cells)} cells, the header has "
+                                                  f"{len(header)}: a comma or a quote out of place?{where}"))
+                else:
+                    wider = True
+    except UnreadableCsv as err:
+        row += 1
+        column = None
+        if header is not None and err.cell is not None and err.cell < len(header):
+            column = header[err.cell].strip().lower() or None  # as the other checks name it
+        where = f" (line {err.line} of the file)" if err.line != row else ""
+        cell = f"cell {err.cell + 1}: " if column is None and err.cell is not None else ""
+        problems.append(RosterProblem(row, column, err.value, f"{cell}{err.what}{where}"))
+    if problems:
+        raise RosterError(problems)
+    return len(header) if wider and header else None
 
 
 def split_list(value: str) -> list[str]:

@@ -171,6 +171,41 @@ def test_a_wrong_mapping_is_refused_with_its_row_and_column(store_url, tmp_path)
     assert snapshot(store_url) == before
 
 
+@pytest.mark.parametrize("line, old, new, message", [
+    # a stray quote: row 5 is line 5
+    (4, '"p05","A5"', '"p05","A5" x', "row 5, column 'SAT': '\"A5\" x': text after the closing "
+     "quote of a quoted cell: put the whole cell in quotes and double each quote inside it (\"\")"),
+    # a quote meant inside the cell that ends it early: row 7's cell spans lines 7 and 8
+    (6, "national IGF.\n", 'national IGF.,"extra"\n', "row 7, column 'BEST': '\"Meeting the group "
+     "at the national IGF.,\"extra\"': text after the closing quote of a quoted cell"),
+    # row 8 is line 9 of the file
+    (8, '"p09","A5"', '"p09","A5"x', "row 8 (line 9 of the file), column 'SAT': '\"A5\"x': text "
+     "after the closing quote"),
+    # a quote never closed, on a row added at the end (rows 7, 13 and 19 span two lines each)
+    (-1, "", '"20","2027-05-12 10:00:00","3","en","1","x","x","p22","A5,A4\n', "row 20 (line 23 "
+     "of the file), column 'SAT': '\"A5,A4\\n': a quote opens this cell and is never closed"),
+])
+def test_a_file_csv_cannot_read_is_refused_with_its_row_and_column(store_url, tmp_path, line, old,
+                                                                     new, message):
+    before = snapshot(store_url)
+    lines = LIME[0].read_text().splitlines(keepends=True) + [""]
+    assert old in lines[line]
+    lines[line] = lines[line].replace(old, new, 1) if old else new
+    bad = tmp_path / "broken.csv"
+    bad.write_text("".join(lines))
+    err = refused(*import_args(LIME, store_url, csv_file=bad))
+    assert err.startswith(f"Error: {bad}: {message}"), err
+    assert err.count("\n") == 1 and "not a readable CSV file" not in err
+    assert snapshot(store_url) == before
+
+
+def test_cells_separated_by_another_character_are_named():
+    _, problems = parse('user,"q1";"q2"\np01,5\n', {**SIMPLE, "delimiter": ","})
+    assert [str(p) for p in problems] == [
+        "answers.csv: row 1, cell 2: '\"q1\";\"q2\"': text after the closing quote of a quoted "
+        "cell: are the cells separated by semicolons rather than commas?"]
+
+
 def test_people_who_withdrew_and_staff_are_refused(store_url, tmp_path):
     in_store(store_url, lambda s: (give_consent(s, "p04", "evaluation", "consent"), withdraw(s, "p04")))
     before = snapshot(store_url)

@@ -26,7 +26,6 @@ A recoding maps a cell's text to an option's text, or to its position (1 = the f
 from __future__ import annotations
 
 import csv
-import io
 import re
 import zoneinfo
 from datetime import datetime, timezone
@@ -38,6 +37,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstr
 from course.errors import Problem
 from course.evaluation.instruments import check_answers, normalise_answers
 from course.yamlfile import load_model
+from peer_review.roster import UnreadableCsv, csv_records
 
 DELIMITERS = {",": ",", ";": ";", "tab": "\t", "\t": "\t", "|": "|"}
 # One cell a row per option (LimeSurvey's multiple choice, KoboToolbox's split columns).
@@ -249,9 +249,28 @@ def sniff_delimiter(text: str) -> str:
     return max(counts, key=lambda d: (counts[d], d == ","))
 
 
-def read_records(text: str, delimiter: str) -> list[list[str]]:
-    """The file's records (a quoted cell may span lines); csv.Error if it cannot be read."""
-    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True))
+def read_records(text: str, delimiter: str) -> tuple[list[list[str]], UnreadableCsv | None]:
+    """The file's records (a quoted cell may span lines, a blank line is []) and, when a cell
+    cannot be read, why (the records then stop before its row)."""
+    records: list[list[str]] = []
+    try:
+        for _, cells in csv_records(text, delimiter):
+            records.append(cells)
+    except UnreadableCsv as err:
+        return records, err
+    return records, None
+
+
+def unreadable(err: UnreadableCsv, header: list[str]) -> str:
+    """A cell csv cannot read, as a message: row (header = 1), column, its text, what is wrong."""
+    where = f"row {err.record + 1}"
+    if err.line != err.record + 1:
+        where += f" (line {err.line} of the file)"
+    if err.cell is not None:
+        name = header[err.cell].replace("\x00", "").strip() if err.cell < len(header) else ""
+        where += f", column {name!r}" if name else f", cell {err.cell + 1}"
+    found = f"{err.value!r}: " if err.value else ""
+    return f"{where}: {found}{err.what}"
 
 
 def read_survey(path: Path, data: bytes, mapping: Mapping, questions: list,
@@ -273,10 +292,9 @@ def read_survey(path: Path, data: bytes, mapping: Mapping, questions: list,
         return fail("the file is empty; expected a header row and one row per answer")
     delimiter = (sniff_delimiter(text) if mapping.delimiter == "auto"
                  else DELIMITERS[mapping.delimiter])
-    try:
-        records = read_records(text, delimiter)
-    except csv.Error as err:
-        return fail(f"not a readable CSV file ({err})")
+    records, error = read_records(text, delimiter)
+    if error is not None:
+        return fail(unreadable(error, records[0] if records else []))
     header = [h.replace("\x00", "").strip() for h in records[0]]
     columns, problems = _find_columns(path, header, mapping)
     if problems:
