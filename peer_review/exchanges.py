@@ -6,10 +6,12 @@ then maximises the total fit within each host's capacity; the same pairs matched
 (each candidate in turn to the best host with room) are the baseline it is measured against.
 
 Hard rules: a language shared with the host, the host's requirements (stakeholder groups
-accepted, languages required, topics required, minimum experience), never the candidate's
-own organisation and, for an exchange abroad, never their own country.
+accepted, languages required, topics required, minimum experience), a month in common when
+both give months (the candidate's availability, the months the host offers; either left
+empty means any month), never the candidate's own organisation and, for an exchange abroad,
+never their own country.
 Fit: one point per topic shared, one if the host is in a region the candidate prefers, one
-if they share a month (the candidate's availability, the months the host offers).
+if they share a month (both give months, and so share one).
 """
 
 from __future__ import annotations
@@ -350,6 +352,8 @@ def _rules(s: _Sides, i: int) -> list[tuple[str, np.ndarray]]:
         ("group", s.h_accepts[:, s.c_group[i]]),
         ("topics_required", ~s.h_has_req_topics | np.any(s.h_req_topics & s.c_topics[i], axis=1)),
         ("experience", (s.h_min_years <= 0) | (s.c_years[i] >= s.h_min_years)),  # unknown years meet no minimum
+        # No months given (by either side) means any month; both given must overlap.
+        ("months", (s.h_months == 0) | (s.c_months[i] == 0) | ((s.h_months & s.c_months[i]) != 0)),
         ("organisation", (s.h_org != s.c_org[i]) | (s.c_org[i] < 0)),
     ]
     if s.other_country:
@@ -451,6 +455,8 @@ def _phrases(rule: str, candidate: dict) -> tuple[str, str, str]:
         "group": (f"accepting {group}", f"does not accept {group}", f"do not accept {group}"),
         "topics_required": ("whose required topics they share", "requires a topic they lack", "require a topic they lack"),
         "experience": ("whose minimum experience they meet", "asks for more experience", "ask for more experience"),
+        "months": ("offering a month they are available", "offers no month they are available",
+                   "offer no month they are available"),
         "organisation": ("outside their own organisation", "is their own organisation", "are their own organisation"),
         "country": (f"outside {country}", f"is in their own country ({country})", f"are in their own country ({country})"),
     }[rule]
@@ -466,6 +472,8 @@ def _no_host(rule: str, candidate: dict) -> str:
         "topics_required": "every host requires a topic they lack",
         "experience": "every host asks for more experience than they have"
                       + (f" ({years} years)" if years != "" else " (their experience is not given)"),
+        "months": "no host offers a month they are available (they are available in "
+                  + candidate.get("months", "").replace(";", ", ") + ")",
         "organisation": "the only hosts are their own organisation",
         "country": f"every host is in their own country ({candidate['country']})",
     }[rule]
@@ -510,7 +518,7 @@ def _reason(candidate: dict, host_ids: np.ndarray, s: _Sides, i: int, used: np.n
     full = eligible & (s.capacity > 0)
     if not counts:
         return f"all hosts are full (those that could take them: {_ids(host_ids, full)})"
-    if len(counts) == 1 and next(iter(counts)) in ("language", "group", "country"):
+    if len(counts) == 1 and next(iter(counts)) in ("language", "group", "months", "country"):
         return f"hosts {_phrases(next(iter(counts)), candidate)[0]} are full ({_ids(host_ids, full)})"
     with_room = room & ~eligible
     if with_room.sum() == 1:

@@ -65,8 +65,17 @@ class TargetError(ValueError):
         super().__init__("\n".join(self.problems))
 
 
-class InfeasibleTargets(ValueError):
+class NoSelection(ValueError):
+    """No selection is possible (or none was found); the message says why."""
+
+
+class InfeasibleTargets(NoSelection):
     """No selection meets the targets; the message names the target(s) that cannot be met."""
+
+
+class BudgetTooSmall(NoSelection):
+    """The budget is below every application's cost, so no one can be chosen; the message names
+    the budget and the cheapest application's cost."""
 
 
 @dataclass(frozen=True)
@@ -453,28 +462,36 @@ def _model(w, c, seats, budget, members, targets, keep=None, objective=True, ass
     return model, x, literals
 
 
-def _solver(seconds: float, workers: int | None) -> cp_model.CpSolver:
+def _solver(seconds: float, workers: int | None, params: dict | None = None) -> cp_model.CpSolver:
     """One worker by default: the search is then deterministic (same input, same selection)
     unless the time limit stops it. CP-SAT's presolve is off: on this model (a few dense
     constraints over thousands of Booleans) it spends seconds deriving dominance clauses,
-    while the LP bound alone proves the optimum in a fraction of a second."""
+    while the LP bound alone proves the optimum in a fraction of a second.
+
+    `params`: more CP-SAT parameters by name (SatParameters fields), e.g. a limit that does not
+    depend on the clock ({"max_deterministic_time": 0.01}, {"max_number_of_conflicts": 100},
+    {"stop_after_first_solution": True}): tests use them to stop the search at a reproducible
+    point. None (the default) leaves the solver as above."""
     solver = cp_model.CpSolver()
     solver.parameters.max_time_in_seconds = max(0.05, seconds)
     solver.parameters.num_workers = workers or 1
     solver.parameters.cp_model_presolve = False
+    for name, value in (params or {}).items():
+        setattr(solver.parameters, name, value)
     return solver
 
 
 def solve(w, c, seats, budget, members, targets, keep=None, seconds: float = 30.0,
-          hint: np.ndarray | None = None, workers: int | None = None) -> Solved:
+          hint: np.ndarray | None = None, workers: int | None = None, solver_params: dict | None = None) -> Solved:
     """The selection of most merit (w, integers) within seats, budget (costs c, integers) and the
-    targets kept (`keep`, a mask; all by default). A `hint` (a feasible selection) speeds it up."""
+    targets kept (`keep`, a mask; all by default). A `hint` (a feasible selection) speeds it up.
+    `solver_params`: more CP-SAT parameters (see `_solver`), e.g. a deterministic limit."""
     start = time.monotonic()
     model, x, _ = _model(w, c, seats, budget, members, targets, keep)
     if hint is not None:
         for var, on in zip(x, hint):
             model.add_hint(var, bool(on))
-    solver = _solver(seconds, workers)
+    solver = _solver(seconds, workers, solver_params)
     status = solver.solve(model)
     elapsed = time.monotonic() - start
     if status == cp_model.INFEASIBLE:
@@ -566,7 +583,7 @@ def explain(w, c, chosen, seats, budget, members, targets, proven: bool = True) 
     sentence rests on (`held`: the targets holding a chosen fellow; for the others `relation`
     to the cut, `blocks`: why adding them, and why each swap for a lower-merit fellow, fails:
     'seats', 'budget', 'max:<target>', 'min:<target>', 'share:<target>'); facts: the cut (None
-    when targets hold every seat), counts, the budget left.
+    when targets hold every fellow chosen, or no one is chosen), counts, the budget left.
     """
     w = np.asarray(w, dtype=np.int64)
     c = np.asarray(c, dtype=np.int64)
@@ -597,7 +614,8 @@ def explain(w, c, chosen, seats, budget, members, targets, proven: bool = True) 
         h = np.flatnonzero(held[:, pos])
         details[i] = {"held": [labels[t] for t in h]}
         if h.size and (cut is None or w[i] < cut):
-            below = "every seat is held by a target" if cut is None else f"merit {fmt_merit(w[i])} is below the cut {fmt_merit(cut)}"
+            below = ("every fellow chosen is held by a target" if cut is None
+                     else f"merit {fmt_merit(w[i])} is below the cut {fmt_merit(cut)}")
             reasons[i] = f"chosen for the target{'s' if h.size > 1 else ''} {_names(who(t) for t in h)}, although {below}"
             continue
         where = "at" if w[i] == cut else "above"
@@ -733,7 +751,7 @@ def select_fellows(applications: pd.DataFrame, merit: pd.DataFrame, seats: int, 
                    targets: list[Target] | None = None, country_groups: pd.DataFrame | None = None,
                    year: int | None = None, alumni: pd.DataFrame | None = None, bonus: float = DEFAULT_BONUS,
                    time_limit: float = 30.0, target_costs: bool = True, workers: int | None = None,
-                   progress: Callable[[str], None] | None = None) -> Selection:
+                   progress: Callable[[str], None] | None = None, solver_params: dict | None = None) -> Selection:
     """Choose fellows: most total merit (plus the follow-through bonus) within `seats`, `budget`
     and the targets; explain every applicant; say what each target costs in merit.
 
@@ -741,7 +759,12 @@ def select_fellows(applications: pd.DataFrame, merit: pd.DataFrame, seats: int, 
     the same order), `country_groups` by check_country_groups, `alumni` by check_alumni.
     `year` is the selection's (ages for youth targets). `time_limit` bounds the whole run:
     half for the selection, the rest shared by the solves without each target that price
-    them. Raises InfeasibleTargets naming the target(s) that cannot be met.
+    them. `solver_params` (more CP-SAT parameters for every solve, see `_solver`) lets tests
+    stop the search at a reproducible point instead of the clock; None by default.
+
+    Raises NoSelection when no one can be chosen: BudgetTooSmall when the budget is below every
+    application's cost (checked before solving, naming the cheapest), InfeasibleTargets naming
+    the target(s) that cannot be met.
     """
     if year is None and any(t.kind == "youth" for t in (targets or [])):
         raise ValueError("a youth target needs the year of the selection")
@@ -757,12 +780,18 @@ def select_fellows(applications: pd.DataFrame, merit: pd.DataFrame, seats: int, 
     b = int(math.floor(budget * COST_UNIT + 1e-6))
     members, notes_raw = target_members(applications, targets, country_groups, year)
 
+    if len(c) and int(c.min()) > b:
+        cheapest = int(np.argmin(c))  # the first of the cheapest, in file order
+        raise BudgetTooSmall(
+            f"a budget of {fmt_cost(b)} is below every application's cost: the cheapest, "
+            f"{applications['id'].iloc[cheapest]} ({applications['name'].iloc[cheapest]}), costs "
+            f"{fmt_cost(c[cheapest])}, so no one can be chosen")
     plain = _plain_problems(c, seats, b, members, targets)
     if plain:
         raise InfeasibleTargets("the targets cannot be met:\n" + "\n".join(f"  {p}" for p in plain))
     progress(f"selecting {seats} of {len(w)} applicants with {len(targets)} targets")
     main = solve(w, c, seats, b, members, targets, seconds=time_limit / 2 if target_costs and targets else time_limit,
-                 workers=workers)
+                 workers=workers, solver_params=solver_params)
     if main.status == "infeasible":
         progress("the targets cannot all be met: finding which")
         core, minimal = _core(c, seats, b, members, targets, max(5.0, time_limit / 2))
@@ -787,7 +816,8 @@ def select_fellows(applications: pd.DataFrame, merit: pd.DataFrame, seats: int, 
             """Best total with fewer targets (value, bound), and what the dropped ones cost
             (low, high); dropping targets can only help, and the selection stays allowed, so
             the best is at least the selection's. None where the time limit left it unknown."""
-            relaxed = solve(w, c, seats, b, members, targets, keep=keep, seconds=each, hint=chosen, workers=workers)
+            relaxed = solve(w, c, seats, b, members, targets, keep=keep, seconds=each, hint=chosen, workers=workers,
+                            solver_params=solver_params)
             value = relaxed.value if relaxed.value is not None else main.value
             bound = relaxed.bound
             cost = (max(0, value - main.bound) / MERIT_UNIT, None if bound is None else max(0, bound - main.value) / MERIT_UNIT)
@@ -844,6 +874,23 @@ def _range(lo: float, hi: float | None) -> str:
     return f"{lo:g}" if abs(hi - lo) < 1e-9 else f"between {lo:g} and {hi:g}"
 
 
+def _nobody_chosen(s: Selection) -> str:
+    """The summary's line for an empty selection, saying plainly why no one is chosen."""
+    worth = np.round((s.table["merit"] + s.table["follow_through_bonus"]).to_numpy(dtype=float) * MERIT_UNIT) > 0
+    if not worth.any():
+        return "no one chosen: no applicant has merit above 0, so no selection adds any"
+    if not s.targets:
+        return "no one chosen" + ("" if s.proven else ": the solver stopped before finding a selection that adds merit")
+    if not s.proven:
+        rule = "the solver stopped before finding a selection that meets the targets and adds merit"
+    elif worth.all():
+        rule = "no selection of one or more fellows meets the targets"
+    else:
+        rule = "no selection with anyone of merit above 0 meets the targets"
+    return (f"no one chosen: {rule} (e.g. a maximum of 0, or a share no selection can meet); "
+            "each applicant's reason names what blocks them")
+
+
 def selection_summary(s: Selection) -> list[str]:
     """What `igcb fellowships select` prints."""
     proof = ("optimal (proven)" if s.proven else
@@ -854,10 +901,12 @@ def selection_summary(s: Selection) -> list[str]:
         f"of {fmt_cost(s.budget * COST_UNIT)}",
         f"total merit {s.total:g}: {proof}; solved in {s.seconds:.1f} s",
     ]
-    if s.cut is not None:
+    if s.filled == 0:
+        lines.append(_nobody_chosen(s))
+    elif s.cut is not None:
         lines.append(f"cut {s.cut:g} (the lowest merit chosen without a target's help)")
-    else:
-        lines.append("every seat is held by a target (no merit cut)")
+    else:  # only targets can hold every fellow chosen
+        lines.append("every fellow chosen is held by a target (no merit cut)")
     if s.targets:
         if s.unconstrained is not None:
             value, bound = s.unconstrained

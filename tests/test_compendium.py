@@ -331,6 +331,28 @@ def test_add_writes_a_valid_record_from_flags(tmp_path):
     assert problems_of(tmp_path) == []
 
 
+@pytest.mark.parametrize("typed, region", [
+    ("latin america", "Latin America and Caribbean"), ("Latin  America", "Latin America and Caribbean"),
+    ("LAC", "Latin America and Caribbean"), ("caribbean", "Latin America and Caribbean"),
+    ("latam", "Latin America and Caribbean"), ("latin america and the caribbean", "Latin America and Caribbean"),
+    ("asia pacific", "Asia-Pacific"), ("arab region", "Arab States"), ("north america", "North America"),
+    ("worldwide", "Global"), ("GLOBAL", "Global"),
+])
+def test_add_takes_a_region_as_people_type_it(tmp_path, typed, region):
+    flags = dict(zip(FLAGS[::2], FLAGS[1::2])) | {"--regions": typed}
+    result = add(tmp_path, *[x for pair in flags.items() for x in pair], "--no-interactive")
+    assert result.exit_code == 0, result.output
+    record, problems = load_record(tmp_path / "sample-school.yml")
+    assert problems == [] and record.regions == [region]
+
+
+def test_add_refuses_a_region_it_cannot_read(tmp_path):
+    flags = dict(zip(FLAGS[::2], FLAGS[1::2])) | {"--regions": "Africa;oceania"}
+    result = add(tmp_path, *[x for pair in flags.items() for x in pair], "--no-interactive")
+    assert result.exit_code == 2 and "compendium add: regions[2]: expected one of Africa" in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_add_with_only_the_required_flags_leaves_the_rest_empty(tmp_path):
     required = ["--id", "x", "--name", "X", "--organisers", "Example", "--type", "fellowship",
                 "--regions", "Global", "--languages", "fr", "--url", "https://x.example.org/",

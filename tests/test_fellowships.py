@@ -229,9 +229,16 @@ def check_explanations(result, apps, w, c, seats, budget_units, M, targets):
             continue
         assert reason.startswith(f"not chosen: {merit_text}")
         blocks = set(detail["blocks"])
+        lower = [f for f in np.flatnonzero(chosen) if w[f] < w[i]]
+        if detail.get("unproven"):
+            # Only when the solver stopped early: the claim that it would fit is true (adding it,
+            # or swapping it for a lower-merit fellow, breaks nothing).
+            assert not result.proven
+            assert reason.endswith("; it would fit, but the solver stopped before proving the selection best")
+            assert not add_fails(i) or any(not swap_fails(f, i) for f in lower)
+            continue
         # Optimality, locally: adding j breaks a rule, and so does every swap for a lower-merit fellow.
         assert add_fails(i)
-        lower = [f for f in np.flatnonzero(chosen) if w[f] < w[i]]
         for f in lower:
             why = swap_fails(f, i)
             assert why
@@ -337,10 +344,133 @@ def test_infeasible_targets_are_named():
                               "one of them the others can be met)")
     assert "youth aged 30 or under: at least 2" in message and "applicants from LDCs: at least 2" in message
     assert "region Africa" not in message
-    # The budget: the three cheapest Arab States applicants cost more than it.
+    # The budget: the two Arab States applicants cost 4,900 together, more than it (others fit).
     targets = sel.parse_targets({"region": {"Arab States": {"min": 2}}})
-    with pytest.raises(sel.InfeasibleTargets, match="the 2 cheapest cost"):
-        sel.select_fellows(apps, merit, 5, 1, targets, GROUPS, year=YEAR)
+    with pytest.raises(sel.InfeasibleTargets, match="the 2 cheapest cost 4,900, above the budget of 4,000"):
+        sel.select_fellows(apps, merit, 5, 4000, targets, GROUPS, year=YEAR)
+
+
+def test_a_budget_below_every_cost_is_refused_naming_the_cheapest():
+    """No one can be chosen: a refusal before solving, not an empty selection."""
+    rows = applicant_rows(10, np.random.default_rng(3))  # costs 900 (a05) to 3,600
+    apps = review.check_applications(pd.DataFrame(rows))
+    merit = sel.check_merit(pd.DataFrame({"id": apps["id"], "merit": np.linspace(5, 9, 10)}), apps)
+    message = ("a budget of 899.99 is below every application's cost: the cheapest, a05 (Applicant 5), costs 900, "
+               "so no one can be chosen")
+    for targets in ([], sel.parse_targets({"region": {"Africa": {"max": 3}}, "gender": {"female": {"min": 1}}})):
+        with pytest.raises(sel.BudgetTooSmall) as err:
+            sel.select_fellows(apps, merit, 3, 899.99, targets, GROUPS, year=YEAR)
+        assert str(err.value) == message and isinstance(err.value, sel.NoSelection)
+    assert sel.select_fellows(apps, merit, 3, 900, [], GROUPS, year=YEAR).filled == 1  # the cheapest just fits
+
+
+def test_the_command_refuses_a_budget_no_application_fits(tmp_path):
+    merit, out = tmp_path / "merit.csv", tmp_path / "selection.csv"
+    apps = pd.read_csv(EXAMPLES / "applications.csv", dtype=str)
+    pd.DataFrame({"id": apps["id"], "merit": 7}).to_csv(merit, index=False)
+    cheapest = apps.assign(cost=apps["cost"].astype(float)).sort_values("cost", kind="stable").iloc[0]
+    err = refused("fellowships", "select", EXAMPLES / "applications.csv", "--merit", merit, "--seats", 10,
+                  "--budget", 5, "-o", out)
+    assert err.strip() == (f"Error: --budget: a budget of 5 is below every application's cost: the cheapest, "
+                           f"{cheapest['id']} ({cheapest['name']}), costs {float(cheapest['cost']):,.0f}, so no one "
+                           "can be chosen")
+    assert not out.exists()
+
+
+def _summary_case(spec):
+    """Applications a00.. with the given (gender, merit), cost 1,000 each."""
+    rows = applicant_rows(len(spec), np.random.default_rng(2))
+    for row, (gender, _) in zip(rows, spec):
+        row.update(gender=gender, cost="1000")
+    apps = review.check_applications(pd.DataFrame(rows))
+    merit = sel.check_merit(pd.DataFrame({"id": apps["id"], "merit": [m for _, m in spec]}), apps)
+    return apps, merit
+
+
+def test_an_empty_selection_is_said_plainly_and_never_as_held_by_targets():
+    apps, merit = _summary_case([("female", 9.0), ("male", 8.0), ("female", 7.0), ("male", 6.0)])
+    cases = [  # targets that leave no one: maxima of 0, a share no one counts towards
+        {"gender": {"female": {"max": 0}, "male": {"max": 0}}},
+        {"gender": {"non_binary": {"min_share": 0.5}}},
+    ]
+    for spec in cases:
+        result = sel.select_fellows(apps, merit, 2, 10_000, sel.parse_targets(spec), GROUPS, year=YEAR)
+        assert result.filled == 0 and result.proven
+        summary = sel.selection_summary(result)
+        assert summary[2] == ("no one chosen: no selection of one or more fellows meets the targets (e.g. a maximum "
+                              "of 0, or a share no selection can meet); each applicant's reason names what blocks them")
+        assert not any("held by a target" in line for line in summary)
+        assert all(r.startswith("not chosen: ") for r in result.table["reasons"])
+    # Nobody with merit: nothing to choose, and no target is blamed.
+    _, zero = _summary_case([("female", 0.0)] * 4)
+    result = sel.select_fellows(apps, zero, 2, 10_000, [], GROUPS, year=YEAR)
+    assert result.filled == 0  # the solver adds no one who adds nothing
+    assert sel.selection_summary(result)[2] == "no one chosen: no applicant has merit above 0, so no selection adds any"
+    # Chosen fellows all held by targets: said as such, only when someone is chosen.
+    result = sel.select_fellows(apps, merit, 2, 10_000, sel.parse_targets({"gender": {"male": {"min_share": 1}}}),
+                                GROUPS, year=YEAR)
+    assert result.filled == 2 and result.cut is None
+    assert sel.selection_summary(result)[2] == "every fellow chosen is held by a target (no merit cut)"
+
+
+def test_the_command_says_plainly_when_the_targets_leave_no_one(tmp_path):
+    targets, merit, out = tmp_path / "targets.yml", tmp_path / "merit.csv", tmp_path / "selection.csv"
+    targets.write_text("gender:\n  non_binary: {max: 0}\n  female: {max: 0}\n  male: {max: 0}\n")
+    apps = pd.read_csv(EXAMPLES / "applications.csv", dtype=str)
+    pd.DataFrame({"id": apps["id"], "merit": 7}).to_csv(merit, index=False)
+    printed = ok("fellowships", "select", EXAMPLES / "applications.csv", "--merit", merit, "--seats", 10,
+                 "--budget", 30000, "--targets", targets, "-o", out)
+    assert f"chose 0 of {len(apps)} applicants" in printed
+    assert "no one chosen: no selection of one or more fellows meets the targets" in printed
+    assert "held by a target" not in printed
+
+
+# The solver stopped at a reproducible point (its first solution), not by the clock.
+STOP_EARLY = {"stop_after_first_solution": True}
+
+
+def test_a_stopped_solver_states_the_gap_and_its_explanations_stay_consistent():
+    stopped = explained = 0
+    for seed in range(36):
+        apps, merit, seats, budget_units, targets, w, c = small_case(seed)
+        M = members_of(apps, targets)
+        best = brute(w, c, seats, budget_units, M, targets)
+        if best is None:
+            continue
+        result = sel.select_fellows(apps, merit, seats, budget_units / 100, targets, GROUPS, year=YEAR,
+                                    time_limit=10, solver_params=STOP_EARLY)
+        chosen = (result.table["selected"] == "yes").to_numpy()
+        assert meets(chosen, c, seats, budget_units, M, targets)
+        total, bound = round(result.total * 1000), round(result.bound * 1000)
+        assert total == int(w[chosen].sum()) <= best <= bound  # the gap brackets the true optimum
+        check_explanations(result, apps, w, c, seats, budget_units, M, targets)
+        if result.proven:
+            assert total == best
+            continue
+        stopped += 1
+        summary = sel.selection_summary(result)
+        assert summary[1].startswith(f"total merit {result.total:g}: best found {result.total:g}, no selection above "
+                                     f"{result.bound:g} (gap {100 * result.gap:.2f}%): the time limit stopped the proof")
+        assert result.gap > 0
+        # Each target's stated cost brackets its true cost (brute force without it, less the optimum).
+        for j, row in enumerate(result.target_rows):
+            keep = np.ones(len(targets), dtype=bool)
+            keep[j] = False
+            lo, hi = row["cost"]
+            true = brute(w, c, seats, budget_units, M, targets, keep) - best
+            assert round(lo * 1000) <= true and (hi is None or true <= round(hi * 1000))
+        stops = [r for r in result.table["reasons"] if "the solver stopped before proving the selection best" in r]
+        explained += bool(stops)
+    assert stopped >= 10 and explained >= 5, (stopped, explained)
+
+
+def test_a_stopped_solver_is_reproducible():
+    apps, merit, seats, budget_units, targets, _, _ = small_case(2)
+    runs = [sel.select_fellows(apps, merit, seats, budget_units / 100, targets, GROUPS, year=YEAR,
+                               solver_params=STOP_EARLY) for _ in range(2)]
+    assert not runs[0].proven
+    pd.testing.assert_frame_equal(runs[0].table, runs[1].table)
+    assert sel.selection_summary(runs[0])[2:] == sel.selection_summary(runs[1])[2:]
 
 
 def test_follow_through_adds_its_bonus_from_the_alumni_register():

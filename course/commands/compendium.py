@@ -63,7 +63,8 @@ HELP = {
     "level": "One of " + ", ".join(compendium.LEVELS) + " (leave out if unknown).",
     "topics": "Topic slugs of the modules (`igcb modules` lists them), separated by ';'.",
     "target_groups": "Of " + ", ".join(compendium.TARGET_GROUPS) + ", separated by ';'.",
-    "regions": "Of " + ", ".join(compendium.REGIONS) + ", separated by ';'.",
+    "regions": "Of " + ", ".join(compendium.REGIONS) + ", separated by ';' (short names such as "
+               "'latin america', 'caribbean' or 'asia pacific' are accepted).",
     "countries": "ISO 3166-1 alpha-2 codes, separated by ';', e.g. ZA;KE.",
     "languages": "ISO 639-1 codes, separated by ';', e.g. en;fr.",
     "cost": "One of " + ", ".join(compendium.COSTS) + " (leave out if unknown).",
@@ -99,11 +100,28 @@ def _split(values) -> list[str]:
     return [part.strip() for value in values for part in str(value).split(";") if part.strip()]
 
 
+# Short names people type for a region, beyond the roster's own spellings and aliases
+# (asia pacific, lac, latin america and the caribbean, arab region).
+_REGION_SHORT_NAMES = {
+    "latin america": "Latin America and Caribbean",
+    "latam": "Latin America and Caribbean",
+    "caribbean": "Latin America and Caribbean",
+    "the caribbean": "Latin America and Caribbean",
+    "global": "Global",
+    "worldwide": "Global",
+}
+
+
+def _region(value: str) -> str | None:
+    """A region as the record spells it: the roster's names and aliases, or a short name."""
+    return normalise_region(value) or _REGION_SHORT_NAMES.get(re.sub(r"\s+", " ", value.strip()).lower())
+
+
 def _normalise(name: str, values: list[str]) -> list[str]:
-    """Codes as people type them (za, EN, latin america) in the record's spelling."""
+    """Codes and names as people type them (za, EN, latin america, caribbean, lac, asia pacific,
+    worldwide) in the record's spelling; anything else is left for the schema to refuse."""
     normalise = {"countries": normalise_country, "languages": normalise_language,
-                 "regions": lambda v: "Global" if v.strip().lower() == "global"
-                 else normalise_region(v)}.get(name)
+                 "regions": _region}.get(name)
     if normalise is None:
         return values
     return [normalise(v) or v for v in values]

@@ -41,7 +41,8 @@ def match(candidates_csv, hosts_csv, seed, other_country, output):
     country, region, stakeholder_group, capacity, languages (a candidate must speak one),
     and optional topics, months offered and requirements, e.g.
     `groups=civil_society|academia; languages=fr; topics=dns; min_experience=2`.
-    A candidate never goes to their own organisation. The fit is compared with a
+    A candidate never goes to their own organisation, nor to a host whose months offered
+    share none with their availability (when both give months). The fit is compared with a
     greedy match (each candidate in turn to the best host with room).
     """
     tables, errors = [], []

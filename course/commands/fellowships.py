@@ -169,7 +169,9 @@ def select_command(applications_csv, merit_csv, seats, budget, targets_yml, alum
             apps, merit, seats, budget, targets, groups, year=year or datetime.date.today().year, alumni=alumni,
             bonus=follow_through_bonus if alumni is not None else 0.0, time_limit=time_limit,
             target_costs=not no_target_costs, progress=progress)
-    except selection.InfeasibleTargets as err:
+    except selection.BudgetTooSmall as err:
+        raise UserError(f"--budget: {err}") from None
+    except selection.NoSelection as err:  # InfeasibleTargets, or no selection found in time
         raise UserError(f"{targets_yml or applications_csv}: {err}") from None
     write_csv(result.table, output, [applications_csv, merit_csv, targets_yml, alumni_csv, groups_csv])
     _echo(selection.selection_summary(result))
