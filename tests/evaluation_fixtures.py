@@ -29,6 +29,7 @@ from course.cohort.models import (Allocation, AlumniEntry, Annotation, Assignmen
                                   TutorDecision)
 from course.evaluation.instruments import (InstrumentSet, Kind, load_plan_instruments, plan_end,
                                            questions, score_knowledge, window)
+from course.evaluation.report import assessed_assignments
 from course.layout import Layout
 from course.modules import load_catalogue
 from course.plans import find_plan, load_named_plan
@@ -296,9 +297,8 @@ def _answers(rows, rng, instruments, plan, catalogue, people, ids, idle, withdra
                 if rng.random() < 0.55:
                     answer(pid, inst.id, "followup", _survey(qs, rng, ability[pid]),
                            opens + dt.timedelta(days=int(rng.integers(0, 28))))
-    # Grades: completers have most of the nine assignments, others few.
-    assessed = [catalogue[m].module.assessment for m in plan.module_ids
-                if m in catalogue and catalogue[m].module.assessment]
+    # Grades: completers have all or all but one of the assignments the plan sets, others few.
+    assessed = assessed_assignments(plan)
     completers = set()
     if grades:
         for pid in counted:

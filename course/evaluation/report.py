@@ -181,10 +181,10 @@ def _shown(value, kind: str = "int") -> str:
 
 # --- the people of the report --------------------------------------------------------------------
 
-def assessed_assignments(plan: Plan, catalogue: dict[str, CatalogueEntry]) -> list[str]:
-    """The nbgrader assignments of the plan's assessed modules."""
-    return list(dict.fromkeys(catalogue[m].module.assessment for m in plan.module_ids
-                              if m in catalogue and catalogue[m].module.assessment))
+def assessed_assignments(plan: Plan) -> list[str]:
+    """The nbgrader assignments the plan sets (its sessions' deadlines), in order: a module
+    read without one (a second module of a week, a seminar's) does not count."""
+    return list(dict.fromkeys(d.assignment for s in plan.sessions for d in s.deadlines if d.assignment))
 
 
 def _submitted(data: CohortData) -> pd.DataFrame:
@@ -207,7 +207,7 @@ def participants(cohort: Cohort, index: int, catalogue: dict[str, CatalogueEntry
               | set(reviews.loc[reviews["state"] == "submitted", "reviewer_id"])
               | set(data["assignment_scores"]["person_id"]))
     frame["active"] = frame["id"].isin(active)
-    assessed = assessed_assignments(cohort.plan, catalogue)
+    assessed = assessed_assignments(cohort.plan)
     scores = data["assignment_scores"]
     scores = scores[scores["assignment"].isin(assessed)]
     per = scores.groupby("person_id").agg(n=("assignment", "nunique"), score=("score", "sum"),
@@ -285,7 +285,7 @@ def funnel_section(frame: pd.DataFrame, cohorts: list[Cohort], graded: list[str]
                             "store (an answer to a test or survey, a post, an annotation, a "
                             "submitted review, an assignment grade). Completed: grades for at "
                             "least the instruments file's share (completion.assignments) of the "
-                            "plan's assessed modules.")
+                            "assignments the plan sets (its sessions' deadlines).")
     known = frame[frame["cohort"].isin(graded)]
     completed = set(known.loc[known["completed"].fillna(False).astype(bool), "key"]) if graded else None
     table = st.funnel(frame["key"], frame.loc[frame["active"], "key"], completed)
