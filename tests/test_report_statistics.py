@@ -188,12 +188,25 @@ def test_two_small_groups_need_no_partner_and_a_tiny_cohort_shows_nothing():
     rows = st.breakdown(frame, "gender", counts={"completed": "done"}).set_index("gender")
     assert rows.loc["male", "people"] == 30 and rows.loc["female", "people"] == 40
     assert rows.loc["non_binary", "people"] == st.SMALL and rows.loc["undisclosed", "people"] == st.SMALL
-    # female's one completion is small, like the two small groups' counts: three cells hide
-    # the 2 that All - 30 leaves, so male's thirty stay
-    assert rows.loc["female", "completed"] == st.SMALL and rows.loc["male", "completed"] == 30
+    # female's one completion is small, like the two small groups' counts; together the three
+    # hidden cells would be the 2 that All - 30 leaves: male's thirty are hidden too
+    assert rows.loc["female", "completed"] == st.SMALL and rows.loc["male", "completed"] == st.HIDDEN
+    assert rows.loc["male", "completed_share"] == st.HIDDEN and rows.loc[st.TOTAL, "completed"] == 32
     tiny = st.breakdown(_people({"female": 2, "male": 2}, {"female": 1, "male": 2}), "gender",
                         counts={"completed": "done"})
     assert all(st.is_hidden(v) for v in tiny[["people", "completed", "completed_share"]].to_numpy().ravel())
+
+
+def test_hidden_cells_never_add_up_to_one_to_four():
+    """36 people in one group and one in each of two others: the two small rows together are
+    All - 36 = 2 people, whose completions and mean gain would follow; so the large row is
+    hidden too, and with it every mean that rests on a hidden count (an audit recovered one
+    person's gain this way)."""
+    frame = _people({"female": 36, "male": 1, "non_binary": 1}, {"female": 19, "male": 1, "non_binary": 1})
+    rows = st.breakdown(frame, "gender", counts={"completed": "done"}, means={"score": "score"})
+    body = rows[rows["gender"] != st.TOTAL]
+    assert all(st.is_hidden(v) for v in body.drop(columns="gender").to_numpy().ravel())
+    assert list(rows.iloc[-1][["people", "completed"]]) == [38, 21]
 
 
 def test_those_not_counted_are_a_cell_too():
@@ -209,6 +222,19 @@ def test_those_not_counted_are_a_cell_too():
     almost = st.breakdown(_people({"female": 40, "male": 30}, {"female": 39, "male": 29}), "gender",
                           counts={"completed": "done"}).set_index("gender")
     assert all(st.is_hidden(v) for v in almost["completed"])  # 70 - 68 and each row's 1
+
+
+def test_a_row_of_six_to_nine_hides_its_people_when_it_hides_a_large_count():
+    """Six enrolled, five active: 'x' (five or more) of six would say one was not active."""
+    assert all(st.is_hidden(v) for v in st.funnel(range(6), range(5), None)["people"].dropna())
+    assert list(st.funnel(range(12), range(7), None)["people"][:2]) == [12, 7]
+
+
+def test_rows_named_to_hide_are_hidden_with_a_partner():
+    table = pd.DataFrame({"g": ["a", "b", "c", st.TOTAL], "people": [20, 9, 30, 59]})
+    shown = st.suppress_counts(table, "people", hide=[1])
+    assert shown.at[1, "people"] == st.HIDDEN and shown.at[0, "people"] == st.HIDDEN  # the next smallest
+    assert shown.at[2, "people"] == 30 and shown.at[3, "people"] == 59
 
 
 def test_the_funnel_and_option_counts_are_suppressed():
@@ -232,8 +258,18 @@ def test_the_funnel_and_option_counts_are_suppressed():
     assert [plenty.at[0, p] for p in "12345"] == [0, 0, 6, 7, 18] and plenty.at[0, "top_two"] == 25
 
 
+def test_a_mean_near_an_end_of_the_scale_is_hidden():
+    """26 answers averaging 4.96 of 5 say that one person answered 4."""
+    almost = st.likert_summary(pd.DataFrame({"q": [5] * 25 + [4]}), [("q", "Q", list("12345"))])
+    assert almost.at[0, "mean"] == st.HIDDEN
+    spread = st.likert_summary(pd.DataFrame({"q": [5] * 15 + [4] * 6 + [3] * 5}), [("q", "Q", list("12345"))])
+    assert spread.at[0, "mean"] == pytest.approx((75 + 24 + 15) / 26)
+
+
 def test_loads_and_histograms_of_fewer_than_five_are_hidden():
     assert st.quantiles([3, 5, 8, 9])["max"] == st.HIDDEN
-    assert st.quantiles([3, 5, 8, 9, 30])["max"] == 30
+    five = st.quantiles([3, 5, 8, 9, 30])  # its quartiles would be the loads themselves
+    assert five["n"] == 5 and five["mean"] == 11 and five["max"] == five["median"] == st.HIDDEN
+    assert st.quantiles(list(range(1, 11)))["max"] == 10
     hist = st.histogram([1, 2, 6, 7, 8, 9, 11, 12, 13, 14, 15], [0, 5, 10, 16], unit="tutors")
     assert list(hist["tutors"]) == [st.SMALL, st.SMALL, 5, 11]

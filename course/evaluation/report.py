@@ -427,7 +427,12 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
                               f"to {100 * paired['high']:+.1f}); normalised gain {g['class_g']:.2f} "
                               f"({g['class_low']:.2f} to {g['class_high']:.2f}).")
             gain.figures.append(_module_figure(test, pre, post, suffix))
-        # items, of the answers after (before, if there are none after)
+        # items, of the answers after (before, if there are none after); of those who took
+        # both when the others are 1 to 4 (their scores would follow from the gain's means)
+        paired_keys = set(before.dropna().index) & set(after.dropna().index)
+        if n >= st.MIN_CELL:
+            pre, post = (frame[frame["key"].isin(paired_keys)] if st.small_remainder(len(frame), n) else frame
+                         for frame in (pre, post))
         source, when = (post, "after") if len(post) else (pre, "before")
         if len(source) < st.MIN_CELL:
             items.missing.append(f"Knowledge test {test.id!r}: " + (
@@ -542,6 +547,9 @@ def self_assessment_sections(cohorts, indexes, catalogue, suffix: str) -> list[S
         for i, row in table.iterrows():  # before (or after) less both: who answered only once
             if any(st.small_remainder(row[n], row["n_both"]) for n in ("n_before", "n_after")):
                 shown.at[i, "n_both"] = st.HIDDEN
+            for n, mean in (("n_before", "before"), ("n_after", "after")):  # their means would follow
+                if row["n_both"] >= st.MIN_CELL and st.small_remainder(row[n], row["n_both"]):
+                    shown.at[i, mean] = st.HIDDEN
         section.tables.append(Table(f"self-{inst.id}{_tag(suffix)}", "By module", shown,
                                     {"module": "Module", "title": "Title", "n_before": "People before",
                                      "before": "Mean before", "n_after": "People after", "after": "Mean after",
@@ -563,9 +571,12 @@ def self_assessment_sections(cohorts, indexes, catalogue, suffix: str) -> list[S
 
 
 def _texts_note(question: str, column: pd.Series) -> str:
-    """How many wrote an answer to a text question; the texts themselves are never shown."""
+    """How many wrote an answer to a text question; the texts themselves are never shown (nor
+    a number that says how many of the people who answered the survey left it empty, 1 to 4)."""
     answered = int(column.map(lambda v: isinstance(v, str) and bool(v.strip())).sum())
     who = f"{_shown(answered)} people" if answered else "Nobody"
+    if answered >= st.MIN_CELL and st.small_remainder(len(column), answered):
+        who = "All but fewer than five people"
     return (f"{question} {who} wrote an answer (the report never shows the texts; the "
             "coordinator reads them in the store).")
 
@@ -782,9 +793,9 @@ def peer_review_section(cohorts: list[Cohort]) -> Section:
         part = st.suppress_counts(table[[base, *counts]], base, counts)
         for column in (base, *counts):
             shown[column] = part[column]
-    for i, k in enumerate(table["reviewed"]):  # an ICC of fewer than five submissions names people
-        if k < st.MIN_CELL:
-            for c in ("icc", "low", "high", "icc_k", "pair_r"):
+    for i, k in enumerate(table["reviewed"]):  # an ICC of fewer than five submissions names people,
+        if k < st.MIN_CELL or st.is_hidden(shown.at[i, "reviewed"]):  # k0 and the interval give their number
+            for c in ("icc", "low", "high", "icc_k", "k0", "pair_r"):
                 shown.at[i, c] = st.HIDDEN if k else np.nan
     section.tables.append(Table("peer-review", "Rounds", shown,
                                 {"round": "Round", "submissions": "Submissions", "reviews": "Reviews submitted",
@@ -840,22 +851,28 @@ def facilitation_section(cohorts: list[Cohort], frame: pd.DataFrame) -> Section:
     else:
         turns = pd.DataFrame(turns)
         shown = turns.assign(stakeholder_group=turns["stakeholder_group"].map(label))
-        table = st.breakdown(shown, "stakeholder_group", counts={"opened": "opened"}, base="turns",
-                             order=[label(s) for s in STAKEHOLDERS])
-        # who facilitated: people, so suppressed as such (and with their row)
+        order = [label(s) for s in STAKEHOLDERS]
+        groups = list(st.breakdown(shown, "stakeholder_group", base="turns", order=order)["stakeholder_group"])
+        # who facilitated: people, so suppressed as such; a row of fewer than five facilitators
+        # shows none of its turns (that they opened every one would be about them), and the
+        # total is hidden when it leaves 1 to 4 participants who never facilitated
         people = shown.groupby("stakeholder_group")["facilitator"].nunique()
         people[st.TOTAL] = shown["facilitator"].nunique()
-        who = pd.DataFrame({"facilitators": [people.get(g, 0) for g in table["stakeholder_group"]]})
-        who = st.suppress_counts(who, "facilitators")["facilitators"]
+        counts = [people.get(g, 0) for g in groups]
+        who = st.suppress_counts(pd.DataFrame({"facilitators": counts}), "facilitators",
+                                 hide=[len(groups) - 1] if st.small_remainder(len(frame), counts[-1]) else [])
+        few = [g for g, f in zip(groups, who["facilitators"]) if st.is_hidden(f) and g != st.TOTAL]
+        table = st.breakdown(shown, "stakeholder_group", counts={"opened": "opened"}, base="turns",
+                             order=order, hide=few)
         table["facilitators"] = [st.HIDDEN if st.is_hidden(t) and not st.is_hidden(f) else f
-                                 for t, f in zip(table["turns"], who)]
+                                 for t, f in zip(table["turns"], who["facilitators"])]
         section.tables.append(Table("facilitation-by-stakeholder-group",
                                     "Turns by the facilitator's stakeholder group", table,
                                     {"stakeholder_group": "Stakeholder group", "facilitators": "Facilitators",
                                      "turns": "Turns", "opened": "Opened", "opened_share": "Opened (share)"},
                                     {"facilitators": "int", "turns": "int", "opened": "int", "opened_share": "pct"}))
-        section.notes.append(f"{_shown(int(turns['facilitator'].nunique()))} participants facilitated "
-                             f"{_shown(len(turns))} turns.")
+        facilitated = who["facilitators"].iloc[-1]
+        section.notes.append(f"{_shown(facilitated)} participants facilitated {_shown(len(turns))} turns.")
         sessions = sorted(turns["session"].unique(), key=lambda s: (len(s), s))
         by_session = st.breakdown(turns, "session", counts={"opened": "opened"}, base="turns", order=sessions)
         section.tables.append(Table("facilitation-by-session", "Turns by session", by_session,
@@ -875,9 +892,15 @@ def facilitation_section(cohorts: list[Cohort], frame: pd.DataFrame) -> Section:
     if grouped.empty:
         section.missing.append("No study groups in the store(s): nobody could post.")
         return section
+    # A group whose people in study groups are 1 to 4 short of its participants would name those
+    # in no group: its row is hidden (and a partner with it).
+    enrolled = frame.assign(g=frame["stakeholder_group"].map(label)).groupby("g").size()
+    placed = grouped.assign(g=grouped["stakeholder_group"].map(label)).groupby("g").size()
+    short = [g for g in placed.index if st.small_remainder(enrolled.get(g, 0), placed[g])]
     table = st.breakdown(grouped.assign(stakeholder_group=grouped["stakeholder_group"].map(label)),
                          "stakeholder_group", counts={"never_posted": "never_posted"},
-                         order=[label(s) for s in STAKEHOLDERS])
+                         order=[label(s) for s in STAKEHOLDERS],
+                         hide=short + ([st.TOTAL] if st.small_remainder(len(frame), len(grouped)) else []))
     total = table[table["stakeholder_group"] == st.TOTAL].iloc[0]
     section.notes.append(f"Participants in a study group who never posted in a discussion: "
                          f"{_shown(total['never_posted'])} of {_shown(total['people'])}.")

@@ -53,22 +53,33 @@ def _marker(value) -> str:
 
 # --- suppression -------------------------------------------------------------------------------
 
-def _hide_next_smallest(values: np.ndarray, hidden: np.ndarray, index: Sequence[int]) -> bool:
-    """Secondary suppression in one set of cells that add up to a shown total: when exactly one
-    is hidden, hide the smallest of the others too. True when a cell was hidden."""
-    index = list(index)
-    if sum(hidden[i] for i in index) != 1:
-        return False
-    shown = [i for i in index if not hidden[i]]
-    if not shown:
-        return False
-    hidden[min(shown, key=lambda i: (values[i], i))] = True
-    return True
+def _hide_partners(values: np.ndarray, hidden: np.ndarray, index: Sequence[int], total_known: bool,
+                   bases: np.ndarray | None = None) -> bool:
+    """Secondary suppression in one set of cells that add up to a total: hide the smallest
+    shown cell while the hidden ones could be worked out from the total, alone (one hidden)
+    or together (they add up to 1 to 4 people, or, with `bases`, leave 1 to 4 of their rows'
+    people out). `total_known`: the total is shown (else a total hidden with every cell shown
+    is their sum). True when a cell was hidden."""
+    index, changed = list(index), False
+    while True:
+        cells = [i for i in index if hidden[i]]
+        shown = [i for i in index if not hidden[i]]
+        if not shown:
+            return changed
+        if not total_known:
+            exposed = not cells
+        else:
+            exposed = len(cells) == 1 or _small(sum(values[i] for i in cells)) or (
+                bases is not None and _small(sum(bases[i] - values[i] for i in cells)))
+        if not exposed or (not cells and total_known):
+            return changed
+        hidden[min(shown, key=lambda i: (values[i], i))] = True
+        changed = True
 
 
 def suppress_counts(table: pd.DataFrame, base: str, counts: Sequence[str] = (),
                     rates: dict[str, str] | None = None, means: dict[str, str] | None = None,
-                    exclusive: bool = False, total_row: bool = True) -> pd.DataFrame:
+                    exclusive: bool = False, total_row: bool = True, hide: Iterable[int] = ()) -> pd.DataFrame:
     """The table with its small counts of people hidden (see the module's docstring).
 
     `base` is each row's number of people; `counts` are columns counting some of them (people
@@ -77,7 +88,8 @@ def suppress_counts(table: pd.DataFrame, base: str, counts: Sequence[str] = (),
     `total_row`: the last row is the total of the others (a breakdown), so the rows of each
     column add up to it; else the rows are independent (one question a row).
     `rates` maps a derived column to the count it rests on (the base when it names the base);
-    `means` maps a mean column to the count of people behind it. The result has the same
+    `means` maps a mean column to the count of people behind it. `hide`: rows (positions)
+    whose people are hidden whatever their number (they would give away others). The result has the same
     columns, with SMALL or HIDDEN in place of hidden numbers (object columns).
     """
     rates, means = rates or {}, means or {}
@@ -87,6 +99,8 @@ def suppress_counts(table: pd.DataFrame, base: str, counts: Sequence[str] = (),
     values = {c: table[c].fillna(0).to_numpy(dtype=float) for c in columns}
     hidden = {c: np.array([_small(v) for v in values[c]], dtype=bool) for c in columns}
     n_rows = len(table)
+    for i in hide:
+        hidden[base][i] = True
 
     def hide_rows():  # a row whose people are hidden hides everything in it
         for i in range(n_rows):
@@ -106,17 +120,26 @@ def suppress_counts(table: pd.DataFrame, base: str, counts: Sequence[str] = (),
                 for i in range(n_rows):
                     if not hidden[c][i] and small_remainder(values[base][i], values[c][i]):
                         hidden[c][i] = changed = True
-        if exclusive:
+        for i in range(n_rows):  # of 6 to 9 people, a count marked as five or more leaves 1 to 4 out
+            if (not hidden[base][i] and values[base][i] < 2 * MIN_CELL
+                    and any(hidden[c][i] and values[c][i] >= MIN_CELL for c in counts)):
+                hidden[base][i] = changed = True
+        if exclusive:  # the counts of a row add up to its people
             for i in range(n_rows):
                 row_values = np.array([values[c][i] for c in counts])
                 row_hidden = np.array([hidden[c][i] for c in counts])
-                if _hide_next_smallest(row_values, row_hidden, range(len(counts))):
+                if row_hidden.any() and _hide_partners(row_values, row_hidden, range(len(counts)),
+                                                       total_known=not hidden[base][i]):
                     for c, h in zip(counts, row_hidden):
                         hidden[c][i] = h
                     changed = True
-        if total_row:  # the rows add up to the total: a lone hidden cell, the total's too, gets a partner
+        if total_row:  # the rows of each column add up to its last row
+            body = range(n_rows - 1)
             for c in columns:
-                if _hide_next_smallest(values[c], hidden[c], range(n_rows)):
+                bases = None
+                if c != base and not any(hidden[base][i] for i in body if hidden[c][i]):
+                    bases = values[base]
+                if _hide_partners(values[c], hidden[c], body, total_known=not hidden[c][-1], bases=bases):
                     changed = True
     out = table.copy().astype(object)
     for c in columns:
@@ -128,15 +151,15 @@ def suppress_counts(table: pd.DataFrame, base: str, counts: Sequence[str] = (),
             if hidden[source][i]:
                 out.iat[i, out.columns.get_loc(derived)] = HIDDEN
     for derived, source in means.items():  # a mean of five or more values names nobody
-        for i in range(n_rows):
-            if hidden[base][i] or values[source][i] < MIN_CELL:
+        for i in range(n_rows):  # (and its count, hidden, would follow from it and the others')
+            if hidden[base][i] or hidden[source][i] or values[source][i] < MIN_CELL:
                 out.iat[i, out.columns.get_loc(derived)] = HIDDEN
     return out
 
 
 def breakdown(frame: pd.DataFrame, by: str, counts: dict[str, str] | None = None,
               means: dict[str, str] | None = None, order: Iterable | None = None,
-              base: str = "people", missing: str = "not given") -> pd.DataFrame:
+              base: str = "people", missing: str = "not given", hide: Iterable = ()) -> pd.DataFrame:
     """Counts, shares and means of `frame`'s rows (people) by the values of column `by`, with a
     last row TOTAL; suppressed.
 
@@ -144,6 +167,7 @@ def breakdown(frame: pd.DataFrame, by: str, counts: dict[str, str] | None = None
     and `<name>_share` (of the row's people). `means` maps an output name to a numeric column
     (NaN = no value): the table has `<name>_n` (people with a value) and `<name>_mean`.
     `order` lists the categories first (others follow by size); empty values are `missing`.
+    `hide`: categories whose row is hidden whatever its size (see suppress_counts).
     """
     counts, means = counts or {}, means or {}
     labels = frame[by].fillna("").astype(str).replace("", missing)
@@ -167,7 +191,8 @@ def breakdown(frame: pd.DataFrame, by: str, counts: dict[str, str] | None = None
     table = pd.DataFrame(rows)
     return suppress_counts(
         table, base, list(counts) + [f"{m}_n" for m in means],
-        rates={f"{c}_share": c for c in counts}, means={f"{m}_mean": f"{m}_n" for m in means})
+        rates={f"{c}_share": c for c in counts}, means={f"{m}_mean": f"{m}_n" for m in means},
+        hide=[i for i, category in enumerate(table[by]) if category in set(hide)])
 
 
 def histogram(values: Sequence[float], edges: Sequence[float], labels: Sequence[str] | None = None,
@@ -428,11 +453,16 @@ def likert_summary(answers: pd.DataFrame, questions: Sequence[tuple[str, str, Se
     shown = suppress_counts(table, "n", points, means={"mean": "n"}, exclusive=True, total_row=False)
     # The mean and n with the shown points would give the hidden ones (two unknowns, two
     # sums): a row with a hidden point hides all its points and the top two; n and the mean stay.
-    for i in range(len(questions)):
+    for i, (_, _, labels) in enumerate(questions):
         if any(is_hidden(shown.at[i, p]) for p in points) or is_hidden(shown.at[i, "n"]):
             for column in [*points, "top_two"]:
                 shown.at[i, column] = _marker(table.at[i, column])
             shown.at[i, "top_two_share"] = HIDDEN
+        # A mean 1 to 4 points in all from the top or the bottom of the scale says who is
+        # there (26 answers averaging 4.96 of 5: one person answered 4).
+        n, mean = table.at[i, "n"], table.at[i, "mean"]
+        if n and (_small(round(n * (len(labels) - mean))) or _small(round(n * (mean - 1)))):
+            shown.at[i, "mean"] = HIDDEN
     return shown
 
 
@@ -481,10 +511,13 @@ def share_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float, f
 
 def quantiles(values: Sequence[float]) -> dict:
     """Minimum, quartiles and maximum of a load (e.g. participants per tutor); hidden below
-    five values (each would be one person's)."""
+    five values (each would be one person's), and all but the mean below ten (the quartiles of
+    five to nine values are some of those values, and with the mean give the rest)."""
     x = np.asarray(list(values), dtype=float)
     if len(x) < MIN_CELL:
         return {"n": SMALL if len(x) else 0, **{k: HIDDEN for k in ("min", "q1", "median", "q3", "max", "mean")}}
+    if len(x) < 2 * MIN_CELL:
+        return {"n": len(x), **{k: HIDDEN for k in ("min", "q1", "median", "q3", "max")}, "mean": float(x.mean())}
     q = np.percentile(x, [0, 25, 50, 75, 100])
     return {"n": len(x), "min": float(q[0]), "q1": float(q[1]), "median": float(q[2]),
             "q3": float(q[3]), "max": float(q[4]), "mean": float(x.mean())}
