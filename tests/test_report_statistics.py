@@ -100,6 +100,9 @@ def test_an_item_almost_everyone_gets_right_is_named_with_its_reason():
     row = table.set_index("item").loc["easy"]
     assert row["rewrite"] and "above 0.95" in row["reason"]
     assert not table.set_index("item").loc["i3", "rewrite"]
+    # 1 to 4 of 300 got it wrong: its facility is not to be shown, nor written in the reason
+    wrong = int(300 - items["easy"].sum())
+    assert row["few"] == (0 < wrong < 5) and (not row["few"] or "facility is above" in row["reason"])
 
 
 def test_alpha_and_discrimination_on_known_data():

@@ -446,8 +446,12 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
             table, alpha = st.item_analysis(scores, options)
             facility_before = pd.Series(dtype=float)
             if len(pre) >= st.MIN_CELL:
-                facility_before = pd.DataFrame(list(pre["item_scores"].map(lambda d: d or {}))).reindex(
-                    columns=[item.id for item in test.items]).mean()
+                before_scores = pd.DataFrame(list(pre["item_scores"].map(lambda d: d or {}))).reindex(
+                    columns=[item.id for item in test.items])
+                right, answered = before_scores.sum(), before_scores.notna().sum()
+                facility_before = (right / answered).where(  # hidden where 1 to 4 were right or wrong
+                    ~((right > 0) & (right < st.MIN_CELL)) & ~((answered - right > 0) & (answered - right < st.MIN_CELL)))
+                facility_before = facility_before.astype(object).where(facility_before.notna(), st.HIDDEN)
             by_id = {item.id: item for item in test.items}
             table["module"] = [by_id[i].module for i in table["item"]]
             table["question"] = [by_id[i].question for i in table["item"]]
@@ -459,6 +463,12 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
                             "reason": r.reason} for r in bad.itertuples()]
             if bad.empty:
                 items.notes.append("No item needs rewriting by these rules.")
+            plotted = table[~table["few"]]
+            table = table.astype(object)
+            table.loc[table["few"].astype(bool), "facility"] = st.HIDDEN
+            if len(plotted) < len(table):
+                items.notes.append(f"{len(table) - len(plotted)} items were answered right, or wrong, by "
+                                   "fewer than five people: their facility is hidden and they are not plotted.")
             items.tables.append(Table(f"items-{test.id}{_tag(suffix)}", "Items", table,
                                       {"item": "Item", "module": "Module", "question": "Question",
                                        "n": "People", "facility_before": "Facility before",
@@ -467,15 +477,16 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
                                       {"n": "int", "facility_before": "num", "facility": "num",
                                        "discrimination": "num", "alpha_if_deleted": "num"}))
             title = f"Items of {test.title}: facility and discrimination{suffix}"
-            worst = "; ".join(f"{r.item}: facility {r.facility:.2f}, discrimination "
-                              f"{_cell(r.discrimination, 'num')}" for r in bad.itertuples())
-            alt = (f"Scatter plot of the {len(table)} items' facility (x) against discrimination (y), "
+            worst = "; ".join(f"{r.item}: facility {_shown(r.facility, 'num')}, discrimination "
+                              f"{_cell(r.discrimination, 'num')}" for r in table[table["rewrite"].astype(bool)].itertuples())
+            alt = (f"Scatter plot of the {len(plotted)} items' facility (x) against discrimination (y), "
                    f"with lines at discrimination {st.WEAK:g} and facility {st.EASY:g} and chance + "
                    f"{st.ABOVE_CHANCE:g}. Cronbach's alpha {_cell(alpha, 'num')}. "
                    + (f"Marked to rewrite: {worst}." if worst else "No item is marked to rewrite."))
             data = table[["item", "module", "n", "options", "facility", "discrimination",
                           "alpha_if_deleted", "rewrite", "reason"]]
-            items.figures.append(Figure(_slug(title), title, alt, data, partial(items_plot, title, table)))
+            items.figures.append(Figure(_slug(title), title, alt, data[~table["few"].astype(bool)],
+                                        partial(items_plot, title, plotted)))
         out += [gain, items]
     return out
 

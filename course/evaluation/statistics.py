@@ -331,6 +331,7 @@ def item_analysis(scores: pd.DataFrame, options: dict[str, int]) -> tuple[pd.Dat
     right; discrimination the corrected item-total correlation (point-biserial of the item
     with the total of the other items). An item is to be rewritten when its facility is at
     or below chance + 0.1, above 0.95, or its discrimination below 0.15; `reason` says which.
+    `few`: 1 to 4 people answered it right, or wrong (its facility is not to be shown).
     """
     data = scores.dropna()
     matrix = data.to_numpy(dtype=float)
@@ -343,12 +344,15 @@ def item_analysis(scores: pd.DataFrame, options: dict[str, int]) -> tuple[pd.Dat
         rest = data.drop(columns=item)
         chance = 1 / options[item] if options.get(item) else math.nan
         reasons = []
+        right = int(x.sum())
+        few = _small(right) or _small(len(x) - right)  # the facility would give 1 to 4 people
+        said = "facility" if few else f"facility {facility:.2f}"
         if not math.isnan(facility):
             if facility <= chance + ABOVE_CHANCE + 1e-12:
-                reasons.append(f"facility {facility:.2f} is at or below chance ({chance:.2f}) + "
+                reasons.append(f"{said} is at or below chance ({chance:.2f}) + "
                                f"{ABOVE_CHANCE:g}: answered as if by guessing")
             elif facility > EASY:
-                reasons.append(f"facility {facility:.2f} is above {EASY:g}: almost everyone "
+                reasons.append(f"{said} is above {EASY:g}: almost everyone "
                                "gets it right")
             if math.isnan(discrimination):
                 if not reasons:
@@ -359,10 +363,10 @@ def item_analysis(scores: pd.DataFrame, options: dict[str, int]) -> tuple[pd.Dat
                                   if discrimination < 0 else "it hardly separates those who know "
                                   "from those who do not"))
         rows.append({"item": item, "n": len(x), "options": options.get(item), "chance": chance,
-                     "facility": facility, "discrimination": discrimination,
+                     "facility": facility, "few": few, "discrimination": discrimination,
                      "alpha_if_deleted": cronbach_alpha(rest) if rest.shape[1] >= 2 else math.nan,
                      "rewrite": bool(reasons), "reason": "; ".join(reasons)})
-    table = pd.DataFrame(rows, columns=["item", "n", "options", "chance", "facility",
+    table = pd.DataFrame(rows, columns=["item", "n", "options", "chance", "facility", "few",
                                         "discrimination", "alpha_if_deleted", "rewrite", "reason"])
     return table, cronbach_alpha(data)
 
