@@ -397,6 +397,7 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
         after = post.set_index("key")["score"].astype(float)
         paired = st.paired_gain(before, after)
         n = paired["n"]
+        by_module, hidden_items = None, {"before": set(), "after": set()}
         if n < st.MIN_CELL:
             why = ("nobody has answered it before and after yet" if n == 0 else
                    "fewer than five people answered it before and after: not shown")
@@ -426,7 +427,7 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
                               f"{100 * paired['gain']:+.1f} points (95% interval {100 * paired['low']:+.1f} "
                               f"to {100 * paired['high']:+.1f}); normalised gain {g['class_g']:.2f} "
                               f"({g['class_low']:.2f} to {g['class_high']:.2f}).")
-            gain.figures.append(_module_figure(test, pre, post, suffix))
+            by_module = (pre, post)  # drawn below, once the items whose facility is hidden are known
         # items, of the answers after (before, if there are none after); of those who took
         # both when the others are 1 to 4 (their scores would follow from the gain's means)
         paired_keys = set(before.dropna().index) & set(after.dropna().index)
@@ -463,6 +464,8 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
                             "reason": r.reason} for r in bad.itertuples()]
             if bad.empty:
                 items.notes.append("No item needs rewriting by these rules.")
+            hidden_items[when] = set(table.loc[table["few"].astype(bool), "item"])
+            hidden_items["before"] |= {i for i, f in facility_before.items() if st.is_hidden(f)}
             plotted = table[~table["few"]]
             table = table.astype(object)
             table.loc[table["few"].astype(bool), "facility"] = st.HIDDEN
@@ -487,12 +490,16 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
                           "alpha_if_deleted", "rewrite", "reason"]]
             items.figures.append(Figure(_slug(title), title, alt, data[~table["few"].astype(bool)],
                                         partial(items_plot, title, plotted)))
+        if by_module is not None:  # a module's share with a hidden item would give that item back
+            gain.figures.append(_module_figure(test, *by_module, suffix, hidden_items))
         out += [gain, items]
     return out
 
 
-def _module_figure(test, pre: pd.DataFrame, post: pd.DataFrame, suffix: str) -> Figure:
-    """Share right before and after, by module, of the people who took both."""
+def _module_figure(test, pre: pd.DataFrame, post: pd.DataFrame, suffix: str,
+                   hidden_items: dict[str, set]) -> Figure:
+    """Share right before and after, by module, of the people who took both; hidden for a
+    module with an item whose facility is hidden on that occasion (`hidden_items`)."""
     both = sorted(set(pre["key"]) & set(post["key"]))
     modules = list(dict.fromkeys(item.module for item in test.items))
     rows = []
@@ -501,13 +508,14 @@ def _module_figure(test, pre: pd.DataFrame, post: pd.DataFrame, suffix: str) -> 
         scores = scores.reindex(index=both)
         for module in modules:
             ids = [i.id for i in test.items if i.module == module]
+            share = float(scores.reindex(columns=ids).mean(axis=1).mean()) if both else np.nan
             rows.append({"module": module, "occasion": occasion,
-                         "share": float(scores.reindex(columns=ids).mean(axis=1).mean()) if both else np.nan})
+                         "share": st.HIDDEN if set(ids) & hidden_items.get(occasion, set()) else share})
     data = pd.DataFrame(rows).pivot(index="module", columns="occasion", values="share").reindex(modules)
     data = data.reset_index()[["module", "before", "after"]]
     data["people"] = len(both)
     title = f"{test.title}: share right before and after, by module{suffix}"
-    words = "; ".join(f"{m}: {100 * b:.0f}% to {100 * a:.0f}%" for m, b, a in
+    words = "; ".join(f"{m}: {_shown(b, 'pct')} to {_shown(a, 'pct')}" for m, b, a in
                       zip(data["module"], data["before"], data["after"]))
     alt = (f"Grouped bar chart of the share of items answered right before and after the course, "
            f"for each module, by the {len(both):,} people who took the test twice. {words}.")
@@ -870,8 +878,11 @@ def facilitation_section(cohorts: list[Cohort], frame: pd.DataFrame) -> Section:
         people = shown.groupby("stakeholder_group")["facilitator"].nunique()
         people[st.TOTAL] = shown["facilitator"].nunique()
         counts = [people.get(g, 0) for g in groups]
-        who = st.suppress_counts(pd.DataFrame({"facilitators": counts}), "facilitators",
-                                 hide=[len(groups) - 1] if st.small_remainder(len(frame), counts[-1]) else [])
+        # 1 to 4 people never facilitated: of all enrolled (the total), of a group's people in study groups
+        placed = frame[frame["in_group"]].assign(g=frame["stakeholder_group"].map(label)).groupby("g").size()
+        placed[st.TOTAL] = len(frame)
+        short = [i for i, (g, k) in enumerate(zip(groups, counts)) if st.small_remainder(placed.get(g, 0), k)]
+        who = st.suppress_counts(pd.DataFrame({"facilitators": counts}), "facilitators", hide=short)
         few = [g for g, f in zip(groups, who["facilitators"]) if st.is_hidden(f) and g != st.TOTAL]
         table = st.breakdown(shown, "stakeholder_group", counts={"opened": "opened"}, base="turns",
                              order=order, hide=few)

@@ -346,14 +346,17 @@ def item_analysis(scores: pd.DataFrame, options: dict[str, int]) -> tuple[pd.Dat
         reasons = []
         right = int(x.sum())
         few = _small(right) or _small(len(x) - right)  # the facility would give 1 to 4 people
-        said = "facility" if few else f"facility {facility:.2f}"
-        if not math.isnan(facility):
+        if few:  # said without the facility, and whatever the thresholds (which would narrow it)
+            reasons.append("fewer than five answered it right" if _small(right) else
+                           "all but fewer than five answered it right: almost everyone gets it right")
+        elif not math.isnan(facility):
             if facility <= chance + ABOVE_CHANCE + 1e-12:
-                reasons.append(f"{said} is at or below chance ({chance:.2f}) + "
+                reasons.append(f"facility {facility:.2f} is at or below chance ({chance:.2f}) + "
                                f"{ABOVE_CHANCE:g}: answered as if by guessing")
             elif facility > EASY:
-                reasons.append(f"{said} is above {EASY:g}: almost everyone "
+                reasons.append(f"facility {facility:.2f} is above {EASY:g}: almost everyone "
                                "gets it right")
+        if not math.isnan(facility):
             if math.isnan(discrimination):
                 if not reasons:
                     reasons.append("discrimination cannot be computed (no variation)")
