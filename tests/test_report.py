@@ -77,8 +77,8 @@ def assert_no_small_count_by_difference(folder: Path) -> None:
                 for row in body:
                     a, b = _count(row[col[whole]]), _count(row[col[part]])
                     assert a is None or b is None or not 0 < a - b < 5, (path.name, whole, part, row)
-                    # of 6 to 9 people, "x" (five or more) would leave 1 to 4 out
-                    assert a is None or a >= 10 or row[col[part]] != st.HIDDEN, (path.name, whole, part, row)
+                    # of 5 to 9 people, "<5" beside "x" (five or more) would say how many were left out
+                    assert a is None or a >= 10 or row[col[part]] != st.SMALL, (path.name, whole, part, row)
         if head[:2] in (["Stage", "People"], ["Measure", "Value"]):  # the funnel; the knowledge gain
             counts = [c for c in (_count(row[col["People"]]) for row in body) if c is not None]
             assert all(not 0 < max(counts) - c < 5 for c in counts), (path.name, body)

@@ -240,6 +240,17 @@ def participants(cohort: Cohort, index: int, catalogue: dict[str, CatalogueEntry
 
 # --- sections ---------------------------------------------------------------------------------------
 
+def _many(n) -> str:
+    """A number of people at the start of a sentence."""
+    return "All but fewer than five of those enrolled" if n == st.HIDDEN else _shown(n).capitalize()
+
+
+def _people(n, enrolled: int):
+    """A section's number of people as shown: hidden when it leaves 1 to 4 of those enrolled
+    out (10 enrolled, 7 took both tests: 3 did not)."""
+    return st.HIDDEN if not st.is_hidden(n) and st.small_remainder(enrolled, n) else n
+
+
 def _breakdown_table(frame: pd.DataFrame, by: str, title: str, name: str, with_completion: bool,
                      order=None) -> Table:
     counts = {"active": "active"}
@@ -373,7 +384,7 @@ def _values(answers: pd.DataFrame) -> pd.DataFrame:
 
 
 def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suffix: str,
-                       seed: int) -> list[Section]:
+                       seed: int, enrolled: int) -> list[Section]:
     instruments = cohorts[indexes[0]].instruments
     out = []
     for test in (i for i in instruments.instruments if i.kind is Kind.knowledge_test):
@@ -402,7 +413,8 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
             why = ("nobody has answered it before and after yet" if n == 0 else
                    "fewer than five people answered it before and after: not shown")
             gain.missing.append(f"Knowledge test {test.id!r}: {why} (answers before: "
-                                f"{_shown(len(pre))}, after: {_shown(len(post))}).")
+                                f"{_shown(_people(len(pre), enrolled))}, after: "
+                                f"{_shown(_people(len(post), enrolled))}).")
         else:
             g = st.normalised_gain(before, after, seed=seed)
             rows = [("Mean share right before", paired["pre_mean"], np.nan, np.nan, n, "pct"),
@@ -419,11 +431,13 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
                 table.at[4, "n"] = st.SMALL if g["n_individual"] else 0
             elif st.small_remainder(n, g["n_individual"]):
                 table.at[4, "n"] = st.HIDDEN  # n less these is how many had everything right before
+            if st.is_hidden(_people(n, enrolled)):
+                table.loc[[i for i in range(5) if table.at[i, "n"] != 0], "n"] = st.HIDDEN
             gain.tables.append(Table(f"knowledge-gain-{test.id}{_tag(suffix)}", "Knowledge gain", table,
                                      {"measure": "Measure", "value": "Value", "low": "95% low",
                                       "high": "95% high", "n": "People"},
                                      {"value": "row", "low": "row", "high": "row", "n": "int"}))
-            gain.notes.append(f"{n:,} people took the test before and after; mean gain "
+            gain.notes.append(f"{_many(_people(n, enrolled))} people took the test before and after; mean gain "
                               f"{100 * paired['gain']:+.1f} points (95% interval {100 * paired['low']:+.1f} "
                               f"to {100 * paired['high']:+.1f}); normalised gain {g['class_g']:.2f} "
                               f"({g['class_low']:.2f} to {g['class_high']:.2f}).")
@@ -457,8 +471,9 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
             table["module"] = [by_id[i].module for i in table["item"]]
             table["question"] = [by_id[i].question for i in table["item"]]
             table["facility_before"] = [facility_before.get(i, np.nan) for i in table["item"]]
+            table["n"] = [_people(k, enrolled) for k in table["n"]]
             items.notes.append(f"Cronbach's alpha of the test {when} the course: {_cell(alpha, 'num')} "
-                               f"({len(scores.dropna()):,} people, {len(test.items)} items).")
+                               f"({_shown(_people(len(scores.dropna()), enrolled))} people, {len(test.items)} items).")
             bad = table[table["rewrite"]]
             items.items = [{"item": r.item, "module": r.module, "question": r.question,
                             "reason": r.reason} for r in bad.itertuples()]
@@ -491,13 +506,13 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
             items.figures.append(Figure(_slug(title), title, alt, data[~table["few"].astype(bool)],
                                         partial(items_plot, title, plotted)))
         if by_module is not None:  # a module's share with a hidden item would give that item back
-            gain.figures.append(_module_figure(test, *by_module, suffix, hidden_items))
+            gain.figures.append(_module_figure(test, *by_module, suffix, hidden_items, enrolled))
         out += [gain, items]
     return out
 
 
 def _module_figure(test, pre: pd.DataFrame, post: pd.DataFrame, suffix: str,
-                   hidden_items: dict[str, set]) -> Figure:
+                   hidden_items: dict[str, set], enrolled: int) -> Figure:
     """Share right before and after, by module, of the people who took both; hidden for a
     module with an item whose facility is hidden on that occasion (`hidden_items`)."""
     both = sorted(set(pre["key"]) & set(post["key"]))
@@ -513,19 +528,19 @@ def _module_figure(test, pre: pd.DataFrame, post: pd.DataFrame, suffix: str,
                          "share": st.HIDDEN if set(ids) & hidden_items.get(occasion, set()) else share})
     data = pd.DataFrame(rows).pivot(index="module", columns="occasion", values="share").reindex(modules)
     data = data.reset_index()[["module", "before", "after"]]
-    data["people"] = len(both)
+    data["people"] = _people(len(both), enrolled)
     title = f"{test.title}: share right before and after, by module{suffix}"
     words = "; ".join(f"{m}: {_shown(b, 'pct')} to {_shown(a, 'pct')}" for m, b, a in
                       zip(data["module"], data["before"], data["after"]))
     alt = (f"Grouped bar chart of the share of items answered right before and after the course, "
-           f"for each module, by the {len(both):,} people who took the test twice. {words}.")
+           f"for each module, by the {_shown(data['people'].iloc[0])} people who took the test twice. {words}.")
     png = partial(grouped_plot, title, list(data["module"]), {"before": [x for x in data["before"]],
                                                      "after": [x for x in data["after"]]},
                        "share right", limit=(0, 1))
     return Figure(_slug(title), title, alt, data, png)
 
 
-def self_assessment_sections(cohorts, indexes, catalogue, suffix: str) -> list[Section]:
+def self_assessment_sections(cohorts, indexes, catalogue, suffix: str, enrolled: int) -> list[Section]:
     plan = cohorts[indexes[0]].plan
     instruments = cohorts[indexes[0]].instruments
     out = []
@@ -569,6 +584,8 @@ def self_assessment_sections(cohorts, indexes, catalogue, suffix: str) -> list[S
             for n, mean in (("n_before", "before"), ("n_after", "after")):  # their means would follow
                 if row["n_both"] >= st.MIN_CELL and st.small_remainder(row[n], row["n_both"]):
                     shown.at[i, mean] = st.HIDDEN
+            for n in ("n_before", "n_after", "n_both"):
+                shown.at[i, n] = _people(shown.at[i, n], enrolled)
         section.tables.append(Table(f"self-{inst.id}{_tag(suffix)}", "By module", shown,
                                     {"module": "Module", "title": "Title", "n_before": "People before",
                                      "before": "Mean before", "n_after": "People after", "after": "Mean after",
@@ -600,13 +617,15 @@ def _texts_note(question: str, column: pd.Series) -> str:
             "coordinator reads them in the store).")
 
 
-def _survey_tables(section: Section, qs, values: pd.DataFrame, prefix: str) -> list:
-    """Tables of the answers to a survey's questions (notes for texts); its scale questions."""
+def _survey_tables(section: Section, qs, values: pd.DataFrame, prefix: str, enrolled: int) -> list:
+    """Tables of the answers to a survey's questions (notes for texts); its scale questions.
+    Numbers of people who answered that leave 1 to 4 of the `enrolled` out are hidden."""
     scale_qs = [q for q in qs if q.type.value == "scale"]
     if scale_qs:
         table = st.likert_summary(values.reindex(columns=[q.id for q in scale_qs]),
                                   [(q.id, q.text, q.options) for q in scale_qs])
         table["scale"] = [f"1 = {q.options[0]} … {len(q.options)} = {q.options[-1]}" for q in scale_qs]
+        table["n"] = [_people(k, enrolled) for k in table["n"]]
         width = max(len(q.options) for q in scale_qs)
         columns = {"text": "Question", "n": "People", **{str(i): str(i) for i in range(1, width + 1)},
                    "mean": "Mean", "top_two_share": "Top two (share)", "scale": "Scale"}
@@ -617,12 +636,14 @@ def _survey_tables(section: Section, qs, values: pd.DataFrame, prefix: str) -> l
         column = values[q.id] if q.id in values.columns else pd.Series(dtype=object)
         if q.type.value in ("choice", "multi"):
             table = st.choice_summary(column, q.options, multi=q.type.value == "multi")
+            table.iloc[-1, table.columns.get_loc("people")] = _people(table["people"].iloc[-1], enrolled)
             title = q.text + (" (several answers allowed)" if q.type.value == "multi" else "")
             section.tables.append(Table(f"{prefix}-{q.id}", title, table,
                                         {"option": "Answer", "people": "People", "share": "Share"},
                                         {"people": "int", "share": "pct"}))
         elif q.type.value == "number":
             summary = st.number_summary(column)
+            summary["n"] = _people(summary["n"], enrolled)
             table = pd.DataFrame([summary])
             section.tables.append(Table(f"{prefix}-{q.id}", q.text, table,
                                         {"n": "People", "total": "Total", "mean": "Mean", "median": "Median"},
@@ -632,7 +653,7 @@ def _survey_tables(section: Section, qs, values: pd.DataFrame, prefix: str) -> l
     return scale_qs
 
 
-def reaction_sections(cohorts, indexes, catalogue, suffix: str) -> list[Section]:
+def reaction_sections(cohorts, indexes, catalogue, suffix: str, enrolled: int) -> list[Section]:
     plan = cohorts[indexes[0]].plan
     instruments = cohorts[indexes[0]].instruments
     out = []
@@ -645,13 +666,13 @@ def reaction_sections(cohorts, indexes, catalogue, suffix: str) -> list[Section]
             section.missing.append(f"Survey {inst.id!r}: no answers yet.")
             out.append(section)
             continue
-        section.notes.append(f"{_shown(len(answers))} people answered.")
+        section.notes.append(f"{_many(_people(len(answers), enrolled))} people answered.")
         if len(answers) < st.MIN_CELL:
             section.missing.append(f"Survey {inst.id!r}: fewer than five people answered: not shown.")
             out.append(section)
             continue
         values = _values(answers)
-        scale_qs = _survey_tables(section, qs, values, f"reaction-{inst.id}{_tag(suffix)}")
+        scale_qs = _survey_tables(section, qs, values, f"reaction-{inst.id}{_tag(suffix)}", enrolled)
         if scale_qs:
             table = section.tables[0].frame
             title = f"{inst.title}: mean answer per question{suffix}"
@@ -772,7 +793,7 @@ def _exclusive(frame: pd.DataFrame, options, order) -> pd.DataFrame:
     return st.suppress_counts(pd.DataFrame(rows), "people", counts, exclusive=True)
 
 
-def peer_review_section(cohorts: list[Cohort]) -> Section:
+def peer_review_section(cohorts: list[Cohort], frame: pd.DataFrame) -> Section:
     section = Section("peer-review", "Peer review: reliability and the ratings of reviews",
                       intro="Reliability: how far the reviewers of one submission agree on its "
                             "total, as ICC(1) (one-way random effects; 95% F interval) for one "
@@ -791,7 +812,8 @@ def peer_review_section(cohorts: list[Cohort]) -> Section:
             rel = st.review_reliability(mine[["submission_id", "total"]])
             rated = ratings[ratings["round_id"] == rnd.id]
             rec = records[records["round_id"] == rnd.id]
-            rows.append({"round": f"{cohort.label} · {rnd.name}" if len(cohorts) > 1 else rnd.name,
+            rows.append({"enrolled": int((frame["cohort"] == cohort.label).sum()),
+                         "round": f"{cohort.label} · {rnd.name}" if len(cohorts) > 1 else rnd.name,
                          "submissions": int((data["submissions"]["round_id"] == rnd.id).sum()),
                          "reviews": len(mine), "reviewed": rel["submissions"], "icc": rel["icc"],
                          "low": rel["low"], "high": rel["high"], "icc_k": rel["icc_k"], "k0": rel["k0"],
@@ -809,7 +831,9 @@ def peer_review_section(cohorts: list[Cohort]) -> Section:
     table["helpful_share"] = table["helpful"] / table["rated"].where(table["rated"] > 0)
     shown = st.suppress_counts(table, "rated", ["helpful"], rates={"helpful_share": "helpful"})
     for base, counts in (("submissions", ["reviewed"]), ("reviews", []), ("reviewers", ["distrusted"])):
-        part = st.suppress_counts(table[[base, *counts]], base, counts)
+        short = [] if base == "reviews" else [  # 1 to 4 enrolled who did not submit, or review
+            i for i in range(len(table) - 1) if st.small_remainder(table.at[i, "enrolled"], table.at[i, base])]
+        part = st.suppress_counts(table[[base, *counts]], base, counts, hide=short)
         for column in (base, *counts):
             shown[column] = part[column]
     for i, k in enumerate(table["reviewed"]):  # an ICC of fewer than five submissions names people,
@@ -1036,11 +1060,12 @@ def build_report(cohorts: list[Cohort], catalogue: dict[str, CatalogueEntry],
     for plan_id, indexes in groups.items():
         suffix = f" ({plan_id})" if len(groups) > 1 else ""
         progress(f"report: tests and surveys of plan {plan_id} ...")
-        sections += knowledge_sections(cohorts, indexes, catalogue, suffix, seed)
-        sections += self_assessment_sections(cohorts, indexes, catalogue, suffix)
-        sections += reaction_sections(cohorts, indexes, catalogue, suffix)
+        enrolled = int(frame["cohort"].isin([cohorts[i].label for i in indexes]).sum())
+        sections += knowledge_sections(cohorts, indexes, catalogue, suffix, seed, enrolled)
+        sections += self_assessment_sections(cohorts, indexes, catalogue, suffix, enrolled)
+        sections += reaction_sections(cohorts, indexes, catalogue, suffix, enrolled)
     progress("report: peer review, facilitation and tutors ...")
-    sections += [peer_review_section(cohorts), facilitation_section(cohorts, frame), tutor_section(cohorts)]
+    sections += [peer_review_section(cohorts, frame), facilitation_section(cohorts, frame), tutor_section(cohorts)]
     progress("report: alumni ...")
     sections.append(alumni_section(cohorts))
     for plan_id, indexes in groups.items():

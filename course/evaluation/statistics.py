@@ -5,7 +5,9 @@ people is shown as SMALL ("<5"), and so is any count whose complement is 1 to 4 
 active would say that 3 were not). When that leaves a small count computable from what is
 shown (a total minus the other cells of its column, or of its row when the row's counts add
 up to its people) another cell is hidden too (secondary suppression). A hidden count of 5 or
-more is shown as HIDDEN ("x"); rates and means that rest on a hidden count are HIDDEN too.
+more is shown as HIDDEN ("x"), and so is every hidden count in a row of 5 to 9 people (where
+"five or more" would say how many were left out); rates and means that rest on a hidden count
+are HIDDEN too.
 Zero is shown: it names nobody.
 """
 
@@ -120,10 +122,6 @@ def suppress_counts(table: pd.DataFrame, base: str, counts: Sequence[str] = (),
                 for i in range(n_rows):
                     if not hidden[c][i] and small_remainder(values[base][i], values[c][i]):
                         hidden[c][i] = changed = True
-        for i in range(n_rows):  # of 6 to 9 people, a count marked as five or more leaves 1 to 4 out
-            if (not hidden[base][i] and values[base][i] < 2 * MIN_CELL
-                    and any(hidden[c][i] and values[c][i] >= MIN_CELL for c in counts)):
-                hidden[base][i] = changed = True
         if exclusive:  # the counts of a row add up to its people
             for i in range(n_rows):
                 row_values = np.array([values[c][i] for c in counts])
@@ -141,11 +139,19 @@ def suppress_counts(table: pd.DataFrame, base: str, counts: Sequence[str] = (),
                     bases = values[base]
                 if _hide_partners(values[c], hidden[c], body, total_known=not hidden[c][-1], bases=bases):
                     changed = True
+                cells = [i for i in body if hidden[c][i]]
+                if cells and len(cells) == len(body) and not hidden[c][-1] and (  # nothing left to partner
+                        len(cells) == 1 or _small(sum(values[c][i] for i in cells))
+                        or (bases is not None and _small(sum(bases[i] - values[c][i] for i in cells)))):
+                    hidden[c][-1] = changed = True
     out = table.copy().astype(object)
     for c in columns:
         for i in range(n_rows):
             if hidden[c][i]:
-                out.iat[i, out.columns.get_loc(c)] = _marker(values[c][i])
+                # in a row of 5 to 9 people shown, "five or more" would leave 1 to 4 out: every
+                # hidden count there is marked alike
+                alike = c != base and not hidden[base][i] and values[base][i] < 2 * MIN_CELL
+                out.iat[i, out.columns.get_loc(c)] = HIDDEN if alike else _marker(values[c][i])
     for derived, source in rates.items():
         for i in range(n_rows):
             if hidden[source][i]:
