@@ -580,7 +580,8 @@ def self_assessment_sections(cohorts, indexes, catalogue, suffix: str, enrolled:
                         shown.at[i, c] = st.HIDDEN
         for i, row in table.iterrows():  # before (or after) less both: who answered only once
             if any(st.small_remainder(row[n], row["n_both"]) for n in ("n_before", "n_after")):
-                shown.at[i, "n_both"] = st.HIDDEN
+                shown.at[i, "n_both"] = st.HIDDEN  # and the change, whose steps would give it back
+                shown.loc[i, ["change", "low", "high"]] = st.HIDDEN
             for n, mean in (("n_before", "before"), ("n_after", "after")):  # their means would follow
                 if row["n_both"] >= st.MIN_CELL and st.small_remainder(row[n], row["n_both"]):
                     shown.at[i, mean] = st.HIDDEN
@@ -759,6 +760,9 @@ def follow_up_sections(cohorts, indexes, catalogue, suffix: str) -> list[Section
                                  "median": float(x.median()) if len(x) else np.nan})
                 table = st.suppress_counts(pd.DataFrame(rows), "people",
                                            means={"total": "people", "mean": "people", "median": "people"})
+                for i, row in enumerate(rows):  # the median of five to nine is one person's answer
+                    if row["people"] < 2 * st.MIN_CELL:
+                        table.at[i, "median"] = st.HIDDEN
                 section.tables.append(Table(f"{prefix}-{q.id}", q.text, table,
                                             {"wave": "Cohort · year", "people": "Answered", "total": "Total",
                                              "mean": "Mean", "median": "Median"},

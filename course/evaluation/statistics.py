@@ -503,12 +503,13 @@ def choice_summary(values: pd.Series, options: Sequence[str], multi: bool = Fals
 
 def number_summary(values: pd.Series) -> dict:
     """n, total, mean, median of whole-number answers (None and text left out); NaN (and
-    n hidden) when fewer than five answered."""
+    n hidden) when fewer than five answered; the median hidden below ten."""
     x = pd.to_numeric(values, errors="coerce").dropna()
     if len(x) < MIN_CELL:
         return {"n": SMALL if len(x) else 0, "total": HIDDEN if len(x) else 0,
                 "mean": HIDDEN if len(x) else math.nan, "median": HIDDEN if len(x) else math.nan}
-    return {"n": len(x), "total": float(x.sum()), "mean": float(x.mean()), "median": float(x.median())}
+    median = float(x.median()) if len(x) >= 2 * MIN_CELL else HIDDEN  # of five to nine, one person's answer
+    return {"n": len(x), "total": float(x.sum()), "mean": float(x.mean()), "median": median}
 
 
 def share_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
