@@ -258,3 +258,16 @@ def test_no_count_of_one_to_four_by_difference(tmp_path):
         assert _csv_rows(out / "data" / name)[-1][:2] == [st.TOTAL, enrolled]
     gain = {row[0]: row[4] for row in _csv_rows(out / "data" / "table-knowledge-gain-knowledge.csv")}
     assert gain["Normalised gain, mean of individual gains"] == st.HIDDEN
+
+
+def test_a_plan_with_fewer_than_ten_participants_reports_no_tests_or_surveys(tmp_path):
+    """Eight people: every mark would narrow a count to people (a mean gives its number back,
+    'x' of six is five), so the report keeps to the funnel and the tables that suppress."""
+    make_cohort(f"sqlite:///{tmp_path}/eight.sqlite", n=10, seed=31)  # two of the ten withdraw
+    out = tmp_path / "report"
+    result = igcb("report", "--cohorts", str(tmp_path / "eight.sqlite"), "-o", str(out), "--no-pdf")
+    assert result.exit_code == 0, result.output + result.stderr
+    seen = check_report(out, group_of_four=False)
+    assert "fewer than ten participants: its tests and surveys are not reported" in seen["text"]
+    assert not list((out / "data").glob("table-knowledge-*.csv"))
+    assert not list((out / "data").glob("table-reaction-*.csv"))

@@ -277,6 +277,8 @@ def test_loads_and_histograms_of_fewer_than_five_are_hidden():
     seven = st.number_summary(pd.Series([1, 2, 2, 3, 5, 8, 13]))  # its median is one person's answer
     assert seven["n"] == 7 and seven["total"] == 34 and seven["median"] == st.HIDDEN
     assert st.number_summary(pd.Series(range(10)))["median"] == 4.5
+    few = st.number_summary(pd.Series([0] * 11 + [1]))  # one of twelve gave one training
+    assert few["n"] == 12 and few["total"] == few["mean"] == st.HIDDEN
     five = st.quantiles([3, 5, 8, 9, 30])  # its quartiles would be the loads themselves
     assert five["n"] == 5 and five["mean"] == 11 and five["max"] == five["median"] == st.HIDDEN
     assert st.quantiles(list(range(1, 11)))["max"] == 10

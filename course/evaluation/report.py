@@ -240,9 +240,7 @@ def participants(cohort: Cohort, index: int, catalogue: dict[str, CatalogueEntry
 
 # --- sections ---------------------------------------------------------------------------------------
 
-def _many(n) -> str:
-    """A number of people at the start of a sentence."""
-    return "All but fewer than five of those enrolled" if n == st.HIDDEN else _shown(n).capitalize()
+LEFT_OUT = "the number would show how many of those enrolled did not (1 to 4): not shown"
 
 
 def _people(n, enrolled: int):
@@ -409,9 +407,11 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
         paired = st.paired_gain(before, after)
         n = paired["n"]
         by_module, hidden_items = None, {"before": set(), "after": set()}
-        if n < st.MIN_CELL:
+        if n < st.MIN_CELL or st.is_hidden(_people(n, enrolled)):
+            # (a mean beside a hidden number of people gives it back: both go)
             why = ("nobody has answered it before and after yet" if n == 0 else
-                   "fewer than five people answered it before and after: not shown")
+                   "fewer than five people answered it before and after: not shown" if n < st.MIN_CELL else
+                   f"those who took it before and after: {LEFT_OUT}")
             gain.missing.append(f"Knowledge test {test.id!r}: {why} (answers before: "
                                 f"{_shown(_people(len(pre), enrolled))}, after: "
                                 f"{_shown(_people(len(post), enrolled))}).")
@@ -431,13 +431,11 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
                 table.at[4, "n"] = st.SMALL if g["n_individual"] else 0
             elif st.small_remainder(n, g["n_individual"]):
                 table.at[4, "n"] = st.HIDDEN  # n less these is how many had everything right before
-            if st.is_hidden(_people(n, enrolled)):
-                table.loc[[i for i in range(5) if table.at[i, "n"] != 0], "n"] = st.HIDDEN
             gain.tables.append(Table(f"knowledge-gain-{test.id}{_tag(suffix)}", "Knowledge gain", table,
                                      {"measure": "Measure", "value": "Value", "low": "95% low",
                                       "high": "95% high", "n": "People"},
                                      {"value": "row", "low": "row", "high": "row", "n": "int"}))
-            gain.notes.append(f"{_many(_people(n, enrolled))} people took the test before and after; mean gain "
+            gain.notes.append(f"{n:,} people took the test before and after; mean gain "
                               f"{100 * paired['gain']:+.1f} points (95% interval {100 * paired['low']:+.1f} "
                               f"to {100 * paired['high']:+.1f}); normalised gain {g['class_g']:.2f} "
                               f"({g['class_low']:.2f} to {g['class_high']:.2f}).")
@@ -449,10 +447,11 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
             pre, post = (frame[frame["key"].isin(paired_keys)] if st.small_remainder(len(frame), n) else frame
                          for frame in (pre, post))
         source, when = (post, "after") if len(post) else (pre, "before")
-        if len(source) < st.MIN_CELL:
+        if len(source) < st.MIN_CELL or st.is_hidden(_people(len(source), enrolled)):
             items.missing.append(f"Knowledge test {test.id!r}: " + (
                 "nobody has answered it yet: no item analysis." if source.empty else
-                f"fewer than five answers {when} the course: no item analysis."))
+                f"fewer than five answers {when} the course: no item analysis." if len(source) < st.MIN_CELL else
+                f"the answers {when} the course: {LEFT_OUT}."))
         else:
             scores = pd.DataFrame(list(source["item_scores"].map(lambda d: d or {})),
                                   index=list(source["key"]))
@@ -460,7 +459,7 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
             options = {item.id: len(item.options) for item in test.items}
             table, alpha = st.item_analysis(scores, options)
             facility_before = pd.Series(dtype=float)
-            if len(pre) >= st.MIN_CELL:
+            if len(pre) >= st.MIN_CELL and not st.is_hidden(_people(len(pre), enrolled)):
                 before_scores = pd.DataFrame(list(pre["item_scores"].map(lambda d: d or {}))).reindex(
                     columns=[item.id for item in test.items])
                 right, answered = before_scores.sum(), before_scores.notna().sum()
@@ -471,9 +470,8 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
             table["module"] = [by_id[i].module for i in table["item"]]
             table["question"] = [by_id[i].question for i in table["item"]]
             table["facility_before"] = [facility_before.get(i, np.nan) for i in table["item"]]
-            table["n"] = [_people(k, enrolled) for k in table["n"]]
             items.notes.append(f"Cronbach's alpha of the test {when} the course: {_cell(alpha, 'num')} "
-                               f"({_shown(_people(len(scores.dropna()), enrolled))} people, {len(test.items)} items).")
+                               f"({len(scores.dropna()):,} people, {len(test.items)} items).")
             bad = table[table["rewrite"]]
             items.items = [{"item": r.item, "module": r.module, "question": r.question,
                             "reason": r.reason} for r in bad.itertuples()]
@@ -506,13 +504,13 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
             items.figures.append(Figure(_slug(title), title, alt, data[~table["few"].astype(bool)],
                                         partial(items_plot, title, plotted)))
         if by_module is not None:  # a module's share with a hidden item would give that item back
-            gain.figures.append(_module_figure(test, *by_module, suffix, hidden_items, enrolled))
+            gain.figures.append(_module_figure(test, *by_module, suffix, hidden_items))
         out += [gain, items]
     return out
 
 
 def _module_figure(test, pre: pd.DataFrame, post: pd.DataFrame, suffix: str,
-                   hidden_items: dict[str, set], enrolled: int) -> Figure:
+                   hidden_items: dict[str, set]) -> Figure:
     """Share right before and after, by module, of the people who took both; hidden for a
     module with an item whose facility is hidden on that occasion (`hidden_items`)."""
     both = sorted(set(pre["key"]) & set(post["key"]))
@@ -528,12 +526,12 @@ def _module_figure(test, pre: pd.DataFrame, post: pd.DataFrame, suffix: str,
                          "share": st.HIDDEN if set(ids) & hidden_items.get(occasion, set()) else share})
     data = pd.DataFrame(rows).pivot(index="module", columns="occasion", values="share").reindex(modules)
     data = data.reset_index()[["module", "before", "after"]]
-    data["people"] = _people(len(both), enrolled)
+    data["people"] = len(both)
     title = f"{test.title}: share right before and after, by module{suffix}"
     words = "; ".join(f"{m}: {_shown(b, 'pct')} to {_shown(a, 'pct')}" for m, b, a in
                       zip(data["module"], data["before"], data["after"]))
     alt = (f"Grouped bar chart of the share of items answered right before and after the course, "
-           f"for each module, by the {_shown(data['people'].iloc[0])} people who took the test twice. {words}.")
+           f"for each module, by the {len(both):,} people who took the test twice. {words}.")
     png = partial(grouped_plot, title, list(data["module"]), {"before": [x for x in data["before"]],
                                                      "after": [x for x in data["after"]]},
                        "share right", limit=(0, 1))
@@ -585,8 +583,10 @@ def self_assessment_sections(cohorts, indexes, catalogue, suffix: str, enrolled:
             for n, mean in (("n_before", "before"), ("n_after", "after")):  # their means would follow
                 if row["n_both"] >= st.MIN_CELL and st.small_remainder(row[n], row["n_both"]):
                     shown.at[i, mean] = st.HIDDEN
-            for n in ("n_before", "n_after", "n_both"):
-                shown.at[i, n] = _people(shown.at[i, n], enrolled)
+            for n, means in (("n_before", ["before"]), ("n_after", ["after"]), ("n_both", ["change", "low", "high"])):
+                if st.is_hidden(_people(shown.at[i, n], enrolled)):  # the means' steps would give it back
+                    shown.at[i, n] = st.HIDDEN
+                    shown.loc[i, means] = st.HIDDEN
         section.tables.append(Table(f"self-{inst.id}{_tag(suffix)}", "By module", shown,
                                     {"module": "Module", "title": "Title", "n_before": "People before",
                                      "before": "Mean before", "n_after": "People after", "after": "Mean after",
@@ -626,8 +626,10 @@ def _survey_tables(section: Section, qs, values: pd.DataFrame, prefix: str, enro
         table = st.likert_summary(values.reindex(columns=[q.id for q in scale_qs]),
                                   [(q.id, q.text, q.options) for q in scale_qs])
         table["scale"] = [f"1 = {q.options[0]} … {len(q.options)} = {q.options[-1]}" for q in scale_qs]
-        table["n"] = [_people(k, enrolled) for k in table["n"]]
         width = max(len(q.options) for q in scale_qs)
+        for i, k in enumerate(table["n"]):  # its points add up to it and its mean gives it back
+            if st.is_hidden(_people(k, enrolled)) and not st.is_hidden(k):
+                table.loc[i, ["n", *[str(p) for p in range(1, width + 1)], "mean", "top_two", "top_two_share"]] = st.HIDDEN
         columns = {"text": "Question", "n": "People", **{str(i): str(i) for i in range(1, width + 1)},
                    "mean": "Mean", "top_two_share": "Top two (share)", "scale": "Scale"}
         formats = {"n": "int", **{str(i): "int" for i in range(1, width + 1)}, "mean": "num",
@@ -637,14 +639,16 @@ def _survey_tables(section: Section, qs, values: pd.DataFrame, prefix: str, enro
         column = values[q.id] if q.id in values.columns else pd.Series(dtype=object)
         if q.type.value in ("choice", "multi"):
             table = st.choice_summary(column, q.options, multi=q.type.value == "multi")
-            table.iloc[-1, table.columns.get_loc("people")] = _people(table["people"].iloc[-1], enrolled)
+            if st.is_hidden(_people(table["people"].iloc[-1], enrolled)):  # the options would give it back
+                table.loc[:, ["people", "share"]] = st.HIDDEN
             title = q.text + (" (several answers allowed)" if q.type.value == "multi" else "")
             section.tables.append(Table(f"{prefix}-{q.id}", title, table,
                                         {"option": "Answer", "people": "People", "share": "Share"},
                                         {"people": "int", "share": "pct"}))
         elif q.type.value == "number":
             summary = st.number_summary(column)
-            summary["n"] = _people(summary["n"], enrolled)
+            if st.is_hidden(_people(summary["n"], enrolled)):
+                summary = dict.fromkeys(summary, st.HIDDEN)
             table = pd.DataFrame([summary])
             section.tables.append(Table(f"{prefix}-{q.id}", q.text, table,
                                         {"n": "People", "total": "Total", "mean": "Mean", "median": "Median"},
@@ -667,7 +671,11 @@ def reaction_sections(cohorts, indexes, catalogue, suffix: str, enrolled: int) -
             section.missing.append(f"Survey {inst.id!r}: no answers yet.")
             out.append(section)
             continue
-        section.notes.append(f"{_many(_people(len(answers), enrolled))} people answered.")
+        if st.is_hidden(_people(len(answers), enrolled)):
+            section.missing.append(f"Survey {inst.id!r}: those who answered: {LEFT_OUT}.")
+            out.append(section)
+            continue
+        section.notes.append(f"{_shown(len(answers))} people answered.")
         if len(answers) < st.MIN_CELL:
             section.missing.append(f"Survey {inst.id!r}: fewer than five people answered: not shown.")
             out.append(section)
@@ -694,7 +702,7 @@ def _year(row) -> str:
     return str(pd.Timestamp(when).year) if not st.is_missing(when) else "unknown"
 
 
-def follow_up_sections(cohorts, indexes, catalogue, suffix: str) -> list[Section]:
+def follow_up_sections(cohorts, indexes, catalogue, suffix: str, enrolled: int) -> list[Section]:
     plan = cohorts[indexes[0]].plan
     instruments = cohorts[indexes[0]].instruments
     out = []
@@ -709,6 +717,10 @@ def follow_up_sections(cohorts, indexes, catalogue, suffix: str) -> list[Section
         if answers.empty:
             section.missing.append(f"Follow-up survey {inst.id!r}: no answers yet (it opens "
                                    f"{inst.occasions['followup'].opens.months} months after the end).")
+            out.append(section)
+            continue
+        if st.is_hidden(_people(len(answers), enrolled)):
+            section.missing.append(f"Follow-up survey {inst.id!r}: those who answered: {LEFT_OUT}.")
             out.append(section)
             continue
         answers["wave"] = [f"{c} · {_year(r)}" for c, r in zip(answers["cohort"], answers.to_dict("records"))]
@@ -760,9 +772,11 @@ def follow_up_sections(cohorts, indexes, catalogue, suffix: str) -> list[Section
                                  "median": float(x.median()) if len(x) else np.nan})
                 table = st.suppress_counts(pd.DataFrame(rows), "people",
                                            means={"total": "people", "mean": "people", "median": "people"})
-                for i, row in enumerate(rows):  # the median of five to nine is one person's answer
-                    if row["people"] < 2 * st.MIN_CELL:
-                        table.at[i, "median"] = st.HIDDEN
+                for i, row in enumerate(rows):  # the median of five to nine is one person's answer;
+                    if row["people"] < 2 * st.MIN_CELL:  # a total of 1 to 4 (of counts, 0 or more)
+                        table.at[i, "median"] = st.HIDDEN  # says how few answered more than 0
+                    if st.small_remainder(row["total"], 0):
+                        table.loc[i, ["total", "mean", "median"]] = st.HIDDEN
                 section.tables.append(Table(f"{prefix}-{q.id}", q.text, table,
                                             {"wave": "Cohort · year", "people": "Answered", "total": "Total",
                                              "mean": "Mean", "median": "Median"},
@@ -1047,6 +1061,11 @@ def alumni_section(cohorts: list[Cohort]) -> Section:
 
 # --- the whole report -----------------------------------------------------------------------------
 
+def _enrolled(frame: pd.DataFrame, cohorts: list[Cohort], indexes: list[int]) -> int:
+    """The participants counted in the cohorts of `indexes`."""
+    return int(frame["cohort"].isin([cohorts[i].label for i in indexes]).sum())
+
+
 def build_report(cohorts: list[Cohort], catalogue: dict[str, CatalogueEntry],
                  progress: Callable[[str], None] = _say, seed: int = 0,
                  generated: datetime | None = None) -> Report:
@@ -1064,7 +1083,11 @@ def build_report(cohorts: list[Cohort], catalogue: dict[str, CatalogueEntry],
     for plan_id, indexes in groups.items():
         suffix = f" ({plan_id})" if len(groups) > 1 else ""
         progress(f"report: tests and surveys of plan {plan_id} ...")
-        enrolled = int(frame["cohort"].isin([cohorts[i].label for i in indexes]).sum())
+        enrolled = _enrolled(frame, cohorts, indexes)
+        if enrolled < 2 * st.MIN_CELL:  # with so few, any count's marks would narrow it to people
+            overview_missing.append(f"Plan {plan_id}: fewer than ten participants: its tests and surveys "
+                                    "are not reported.")
+            continue
         sections += knowledge_sections(cohorts, indexes, catalogue, suffix, seed, enrolled)
         sections += self_assessment_sections(cohorts, indexes, catalogue, suffix, enrolled)
         sections += reaction_sections(cohorts, indexes, catalogue, suffix, enrolled)
@@ -1074,7 +1097,8 @@ def build_report(cohorts: list[Cohort], catalogue: dict[str, CatalogueEntry],
     sections.append(alumni_section(cohorts))
     for plan_id, indexes in groups.items():
         suffix = f" ({plan_id})" if len(groups) > 1 else ""
-        sections += follow_up_sections(cohorts, indexes, catalogue, suffix)
+        if _enrolled(frame, cohorts, indexes) >= 2 * st.MIN_CELL:
+            sections += follow_up_sections(cohorts, indexes, catalogue, suffix, _enrolled(frame, cohorts, indexes))
     if overview_missing:
         sections[0].missing = overview_missing + sections[0].missing
     _unique_names(sections)

@@ -509,6 +509,8 @@ def number_summary(values: pd.Series) -> dict:
         return {"n": SMALL if len(x) else 0, "total": HIDDEN if len(x) else 0,
                 "mean": HIDDEN if len(x) else math.nan, "median": HIDDEN if len(x) else math.nan}
     median = float(x.median()) if len(x) >= 2 * MIN_CELL else HIDDEN  # of five to nine, one person's answer
+    if _small(x.sum()):  # a total of 1 to 4 says how few answered more than 0
+        return {"n": len(x), "total": HIDDEN, "mean": HIDDEN, "median": HIDDEN}
     return {"n": len(x), "total": float(x.sum()), "mean": float(x.mean()), "median": median}
 
 
