@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import nbformat
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from browser import serve
 import yaml
@@ -231,6 +232,22 @@ def test_the_site_serves_pyodide_and_pure_wheels_itself_and_compiled_ones_from_t
 KERNEL_START = 180_000  # ms: Pyodide and the kernel's packages load from the site
 
 
+def run_cell(page, cell) -> None:
+    """Click into a code cell and press Shift+Enter until the notebook takes it: its prompt
+    shows [*] (queued or running) or a count. While a freshly opened notebook settles, the
+    keys can go nowhere (seen once in about six runs: the cell never ran)."""
+    for _ in range(8):
+        cell.locator(".cm-content").click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            cell.locator(".jp-InputPrompt").filter(has_text=re.compile(r"\[(\*|\d+)\]")).first.wait_for(
+                timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError("the notebook never took the cell to run")
+
+
 @slow
 def test_a_lab_runs_in_chromium_with_no_outside_host_but_the_pinned_cdn(lite_book, browser):
     result, html = lite_book
@@ -265,13 +282,11 @@ def test_a_lab_runs_in_chromium_with_no_outside_host_but_the_pinned_cdn(lite_boo
             cells = page.locator(".jp-Notebook .jp-CodeCell")
             cells.nth(1).wait_for(timeout=60_000)
 
-            cells.nth(0).locator(".cm-content").click()
-            page.keyboard.press("Shift+Enter")
+            run_cell(page, cells.nth(0))
             output = cells.nth(0).locator(".jp-OutputArea-output")
             output.filter(has_text="45").first.wait_for(timeout=KERNEL_START)
 
-            cells.nth(1).locator(".cm-content").click()
-            page.keyboard.press("Shift+Enter")
+            run_cell(page, cells.nth(1))
             slider = cells.nth(1).locator(".widget-slider")
             slider.first.wait_for(timeout=KERNEL_START)
             shown = cells.nth(1).locator(".jp-OutputArea-output", has_text="square=")
@@ -289,8 +304,7 @@ def test_a_lab_runs_in_chromium_with_no_outside_host_but_the_pinned_cdn(lite_boo
             page.goto(base + "modules/sample/" + link.group(1).replace("&amp;", "&"))
             cell = page.locator(".jp-Notebook .jp-CodeCell").first
             cell.wait_for(timeout=60_000)  # the notebook app loads as slowly as the first time
-            cell.locator(".cm-content").click()
-            page.keyboard.press("Shift+Enter")
+            run_cell(page, cell)
             cell.locator(".jp-OutputArea-output", has_text="pandas").first.wait_for(
                 timeout=KERNEL_START)
     finally:
