@@ -463,9 +463,8 @@ def knowledge_sections(cohorts: list[Cohort], indexes: list[int], catalogue, suf
                 before_scores = pd.DataFrame(list(pre["item_scores"].map(lambda d: d or {}))).reindex(
                     columns=[item.id for item in test.items])
                 right, answered = before_scores.sum(), before_scores.notna().sum()
-                facility_before = (right / answered).where(  # hidden where 1 to 4 were right or wrong
-                    ~((right > 0) & (right < st.MIN_CELL)) & ~((answered - right > 0) & (answered - right < st.MIN_CELL)))
-                facility_before = facility_before.astype(object).where(facility_before.notna(), st.HIDDEN)
+                facility_before = pd.Series({i: st.HIDDEN if not answered[i] or st.few_right_or_wrong(right[i], answered[i])
+                                             else right[i] / answered[i] for i in right.index}, dtype=object)
             by_id = {item.id: item for item in test.items}
             table["module"] = [by_id[i].module for i in table["item"]]
             table["question"] = [by_id[i].question for i in table["item"]]
@@ -772,11 +771,8 @@ def follow_up_sections(cohorts, indexes, catalogue, suffix: str, enrolled: int) 
                                  "median": float(x.median()) if len(x) else np.nan})
                 table = st.suppress_counts(pd.DataFrame(rows), "people",
                                            means={"total": "people", "mean": "people", "median": "people"})
-                for i, row in enumerate(rows):  # the median of five to nine is one person's answer;
-                    if row["people"] < 2 * st.MIN_CELL:  # a total of 1 to 4 (of counts, 0 or more)
-                        table.at[i, "median"] = st.HIDDEN  # says how few answered more than 0
-                    if st.small_remainder(row["total"], 0):
-                        table.loc[i, ["total", "mean", "median"]] = st.HIDDEN
+                for i, row in enumerate(rows):
+                    table.loc[i, st.hidden_number_stats(row["people"], row["total"])] = st.HIDDEN
                 section.tables.append(Table(f"{prefix}-{q.id}", q.text, table,
                                             {"wave": "Cohort · year", "people": "Answered", "total": "Total",
                                              "mean": "Mean", "median": "Median"},
@@ -889,6 +885,11 @@ def peer_review_section(cohorts: list[Cohort], frame: pd.DataFrame) -> Section:
     return section
 
 
+def _by_group(people: pd.DataFrame) -> pd.Series:
+    """How many of `people` in each stakeholder group (labelled as the tables label them)."""
+    return people.groupby(people["stakeholder_group"].map(label)).size()
+
+
 def facilitation_section(cohorts: list[Cohort], frame: pd.DataFrame) -> Section:
     section = Section("facilitation", "Facilitation coverage",
                       intro="Each turn of the rota is one participant facilitating one study "
@@ -921,7 +922,7 @@ def facilitation_section(cohorts: list[Cohort], frame: pd.DataFrame) -> Section:
         people[st.TOTAL] = shown["facilitator"].nunique()
         counts = [people.get(g, 0) for g in groups]
         # 1 to 4 people never facilitated: of all enrolled (the total), of a group's people in study groups
-        placed = frame[frame["in_group"]].assign(g=frame["stakeholder_group"].map(label)).groupby("g").size()
+        placed = _by_group(frame[frame["in_group"]])
         placed[st.TOTAL] = len(frame)
         short = [i for i, (g, k) in enumerate(zip(groups, counts)) if st.small_remainder(placed.get(g, 0), k)]
         who = st.suppress_counts(pd.DataFrame({"facilitators": counts}), "facilitators", hide=short)
@@ -958,8 +959,7 @@ def facilitation_section(cohorts: list[Cohort], frame: pd.DataFrame) -> Section:
         return section
     # A group whose people in study groups are 1 to 4 short of its participants would name those
     # in no group: its row is hidden (and a partner with it).
-    enrolled = frame.assign(g=frame["stakeholder_group"].map(label)).groupby("g").size()
-    placed = grouped.assign(g=grouped["stakeholder_group"].map(label)).groupby("g").size()
+    enrolled, placed = _by_group(frame), _by_group(grouped)
     short = [g for g in placed.index if st.small_remainder(enrolled.get(g, 0), placed[g])]
     table = st.breakdown(grouped.assign(stakeholder_group=grouped["stakeholder_group"].map(label)),
                          "stakeholder_group", counts={"never_posted": "never_posted"},
@@ -1080,14 +1080,16 @@ def build_report(cohorts: list[Cohort], catalogue: dict[str, CatalogueEntry],
             overview_missing.append(f"{cohort.label}: no evaluation instruments ({cohort.problem}); "
                                     "tests and surveys are not reported for it.")
     groups = _group_cohorts(cohorts)
-    for plan_id, indexes in groups.items():
-        suffix = f" ({plan_id})" if len(groups) > 1 else ""
-        progress(f"report: tests and surveys of plan {plan_id} ...")
-        enrolled = _enrolled(frame, cohorts, indexes)
+    enrolled_in = {plan_id: _enrolled(frame, cohorts, indexes) for plan_id, indexes in groups.items()}
+    for plan_id, enrolled in enrolled_in.items():
         if enrolled < 2 * st.MIN_CELL:  # with so few, any count's marks would narrow it to people
             overview_missing.append(f"Plan {plan_id}: fewer than ten participants: its tests and surveys "
                                     "are not reported.")
-            continue
+    reported = {plan_id: indexes for plan_id, indexes in groups.items() if enrolled_in[plan_id] >= 2 * st.MIN_CELL}
+    for plan_id, indexes in reported.items():
+        suffix = f" ({plan_id})" if len(groups) > 1 else ""
+        progress(f"report: tests and surveys of plan {plan_id} ...")
+        enrolled = enrolled_in[plan_id]
         sections += knowledge_sections(cohorts, indexes, catalogue, suffix, seed, enrolled)
         sections += self_assessment_sections(cohorts, indexes, catalogue, suffix, enrolled)
         sections += reaction_sections(cohorts, indexes, catalogue, suffix, enrolled)
@@ -1095,10 +1097,9 @@ def build_report(cohorts: list[Cohort], catalogue: dict[str, CatalogueEntry],
     sections += [peer_review_section(cohorts, frame), facilitation_section(cohorts, frame), tutor_section(cohorts)]
     progress("report: alumni ...")
     sections.append(alumni_section(cohorts))
-    for plan_id, indexes in groups.items():
+    for plan_id, indexes in reported.items():
         suffix = f" ({plan_id})" if len(groups) > 1 else ""
-        if _enrolled(frame, cohorts, indexes) >= 2 * st.MIN_CELL:
-            sections += follow_up_sections(cohorts, indexes, catalogue, suffix, _enrolled(frame, cohorts, indexes))
+        sections += follow_up_sections(cohorts, indexes, catalogue, suffix, enrolled_in[plan_id])
     if overview_missing:
         sections[0].missing = overview_missing + sections[0].missing
     _unique_names(sections)

@@ -1,14 +1,13 @@
 """The cohort report's statistics: pure functions on pandas and numpy (no I/O).
 
 Counts of people are protected before they are shown (DESIGN.md, Privacy): a count of 1 to 4
-people is shown as SMALL ("<5"), and so is any count whose complement is 1 to 4 (97 of 100
-active would say that 3 were not). When that leaves a small count computable from what is
-shown (a total minus the other cells of its column, or of its row when the row's counts add
-up to its people) another cell is hidden too (secondary suppression). A hidden count of 5 or
-more is shown as HIDDEN ("x"), and so is every hidden count in a row of 5 to 9 people (where
-"five or more" would say how many were left out); rates and means that rest on a hidden count
-are HIDDEN too.
-Zero is shown: it names nobody.
+people is shown as SMALL ("<5"), and any count whose complement is 1 to 4 is hidden too (97
+of 100 active would say that 3 were not). When that leaves a small count computable from what
+is shown (a total minus the other cells of its column, or of its row when the row's counts
+add up to its people) another cell is hidden too (secondary suppression). A hidden count of 5
+or more is shown as HIDDEN ("x"), and so is every hidden count in a row of 5 to 9 people
+(where "five or more" would say how many were left out); rates and means that rest on a
+hidden count are HIDDEN too. Zero is shown: it names nobody.
 """
 
 from __future__ import annotations
@@ -49,11 +48,23 @@ def small_remainder(total, part) -> bool:
     return _small(total - part)
 
 
+def few_right_or_wrong(right, n) -> bool:
+    """Whether 1 to 4 of `n` answered an item right, or wrong (its facility would say so)."""
+    return _small(right) or _small(n - right)
+
+
 def _marker(value) -> str:
     return SMALL if value < MIN_CELL else HIDDEN
 
 
 # --- suppression -------------------------------------------------------------------------------
+
+def _exposed(values: np.ndarray, cells: list[int], bases: np.ndarray | None) -> bool:
+    """Whether hidden `cells` whose total is known could be worked out: one alone, or together
+    1 to 4 people (or, with `bases`, leaving 1 to 4 of their rows' people out)."""
+    return len(cells) == 1 or _small(sum(values[i] for i in cells)) or (
+        bases is not None and _small(sum(bases[i] - values[i] for i in cells)))
+
 
 def _hide_partners(values: np.ndarray, hidden: np.ndarray, index: Sequence[int], total_known: bool,
                    bases: np.ndarray | None = None) -> bool:
@@ -68,11 +79,7 @@ def _hide_partners(values: np.ndarray, hidden: np.ndarray, index: Sequence[int],
         shown = [i for i in index if not hidden[i]]
         if not shown:
             return changed
-        if not total_known:
-            exposed = not cells
-        else:
-            exposed = len(cells) == 1 or _small(sum(values[i] for i in cells)) or (
-                bases is not None and _small(sum(bases[i] - values[i] for i in cells)))
+        exposed = _exposed(values, cells, bases) if total_known else not cells
         if not exposed or (not cells and total_known):
             return changed
         hidden[min(shown, key=lambda i: (values[i], i))] = True
@@ -140,9 +147,8 @@ def suppress_counts(table: pd.DataFrame, base: str, counts: Sequence[str] = (),
                 if _hide_partners(values[c], hidden[c], body, total_known=not hidden[c][-1], bases=bases):
                     changed = True
                 cells = [i for i in body if hidden[c][i]]
-                if cells and len(cells) == len(body) and not hidden[c][-1] and (  # nothing left to partner
-                        len(cells) == 1 or _small(sum(values[c][i] for i in cells))
-                        or (bases is not None and _small(sum(bases[i] - values[c][i] for i in cells)))):
+                if (cells and len(cells) == len(body) and not hidden[c][-1]  # nothing left to partner
+                        and _exposed(values[c], cells, bases)):
                     hidden[c][-1] = changed = True
     out = table.copy().astype(object)
     for c in columns:
@@ -351,7 +357,7 @@ def item_analysis(scores: pd.DataFrame, options: dict[str, int]) -> tuple[pd.Dat
         chance = 1 / options[item] if options.get(item) else math.nan
         reasons = []
         right = int(x.sum())
-        few = _small(right) or _small(len(x) - right)  # the facility would give 1 to 4 people
+        few = few_right_or_wrong(right, len(x))
         if few:  # said without the facility, and whatever the thresholds (which would narrow it)
             reasons.append("fewer than five answered it right" if _small(right) else
                            "all but fewer than five answered it right: almost everyone gets it right")
@@ -501,6 +507,15 @@ def choice_summary(values: pd.Series, options: Sequence[str], multi: bool = Fals
     return out
 
 
+def hidden_number_stats(n: int, total: float) -> list[str]:
+    """Which of total, mean and median of `n` whole-number answers (0 or more) to hide: all when
+    the total is 1 to 4 (it says how few answered more than 0), the median below ten answers
+    (of five to nine, it is one person's answer)."""
+    if _small(total):
+        return ["total", "mean", "median"]
+    return ["median"] if n < 2 * MIN_CELL else []
+
+
 def number_summary(values: pd.Series) -> dict:
     """n, total, mean, median of whole-number answers (None and text left out); NaN (and
     n hidden) when fewer than five answered; the median hidden below ten."""
@@ -508,10 +523,8 @@ def number_summary(values: pd.Series) -> dict:
     if len(x) < MIN_CELL:
         return {"n": SMALL if len(x) else 0, "total": HIDDEN if len(x) else 0,
                 "mean": HIDDEN if len(x) else math.nan, "median": HIDDEN if len(x) else math.nan}
-    median = float(x.median()) if len(x) >= 2 * MIN_CELL else HIDDEN  # of five to nine, one person's answer
-    if _small(x.sum()):  # a total of 1 to 4 says how few answered more than 0
-        return {"n": len(x), "total": HIDDEN, "mean": HIDDEN, "median": HIDDEN}
-    return {"n": len(x), "total": float(x.sum()), "mean": float(x.mean()), "median": median}
+    out = {"n": len(x), "total": float(x.sum()), "mean": float(x.mean()), "median": float(x.median())}
+    return out | dict.fromkeys(hidden_number_stats(len(x), out["total"]), HIDDEN)
 
 
 def share_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
