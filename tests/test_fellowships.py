@@ -132,6 +132,13 @@ def small_case(seed: int):
     return apps, merit, seats, budget_units, targets, w, c
 
 
+def solved_small_case(seed: int):
+    """small_case(seed), with its targets' members and the brute-force optimum (None: infeasible)."""
+    apps, merit, seats, budget_units, targets, w, c = small_case(seed)
+    M = members_of(apps, targets)
+    return apps, merit, seats, budget_units, targets, w, c, M, brute(w, c, seats, budget_units, M, targets)
+
+
 def test_the_shipped_country_groups_are_the_un_lists():
     from course.commands.fellowships import country_groups
 
@@ -146,9 +153,7 @@ def test_the_shipped_country_groups_are_the_un_lists():
 
 @pytest.mark.parametrize("seed", range(36))
 def test_selection_matches_the_brute_force_optimum_and_meets_every_target(seed):
-    apps, merit, seats, budget_units, targets, w, c = small_case(seed)
-    M = members_of(apps, targets)
-    best = brute(w, c, seats, budget_units, M, targets)
+    apps, merit, seats, budget_units, targets, w, c, M, best = solved_small_case(seed)
     budget = budget_units / 100
     if best is None:
         with pytest.raises(sel.InfeasibleTargets):
@@ -172,9 +177,7 @@ def test_selection_matches_the_brute_force_optimum_and_meets_every_target(seed):
 def test_the_small_cases_include_binding_budgets_and_infeasible_targets():
     binding = infeasible = 0
     for seed in range(36):
-        apps, merit, seats, budget_units, targets, w, c = small_case(seed)
-        M = members_of(apps, targets)
-        best = brute(w, c, seats, budget_units, M, targets)
+        apps, merit, seats, budget_units, targets, w, c, M, best = solved_small_case(seed)
         if best is None:
             infeasible += 1
         elif brute(w, c, seats, 10**12, M, targets) > best:
@@ -432,9 +435,7 @@ STOP_EARLY = {"stop_after_first_solution": True}
 def test_a_stopped_solver_states_the_gap_and_its_explanations_stay_consistent():
     stopped = explained = 0
     for seed in range(36):
-        apps, merit, seats, budget_units, targets, w, c = small_case(seed)
-        M = members_of(apps, targets)
-        best = brute(w, c, seats, budget_units, M, targets)
+        apps, merit, seats, budget_units, targets, w, c, M, best = solved_small_case(seed)
         if best is None:
             continue
         result = sel.select_fellows(apps, merit, seats, budget_units / 100, targets, GROUPS, year=YEAR,
